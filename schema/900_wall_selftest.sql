@@ -1,0 +1,4 @@
+-- Internal: exercises the C/C++ wall (see src/pg/guard.hpp). Modes:
+-- ok | cpp_throw | cpp_error | bad_alloc | pg_error | live (RAII objects alive).
+CREATE FUNCTION ct4._wall_selftest(mode text DEFAULT 'ok') RETURNS text
+    AS 'MODULE_PATHNAME', 'ct4_wall_selftest' LANGUAGE C VOLATILE;

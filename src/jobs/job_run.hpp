@@ -1,0 +1,60 @@
+// What every job does around its work (SPEC 4): a run record in
+// ct4.job_runs, a non-blocking advisory lock (second caller -> SKIPPED_LOCKED),
+// progress for long runs, and the counters stored as jsonb.
+#pragma once
+
+#include "pg/spi.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace ct4::jobs {
+
+// Named counters in declaration order: the same list becomes the result
+// row's columns and the run record's stats.
+using Counters = std::vector<std::pair<std::string, int64_t>>;
+
+class JobRun {
+public:
+    // Opens (or adopts, when called by ct4.run_job, see GUC ct4.run_id) the
+    // run record for `job_name`. `args_json` is a JSON object of the call's
+    // arguments; `source_tables` feeds canon.ingestion_runs.
+    JobRun(pg::Spi &spi, const char *job_name, const std::string &args_json,
+           const std::vector<std::string> &source_tables);
+
+    int64_t run_id() const { return run_id_; }
+
+    // pg_try_advisory_xact_lock on the job's key; false means another run of
+    // the same job holds it. The caller then finishes with SKIPPED_LOCKED.
+    bool try_lock();
+
+    // NOTICE (throttled to one per second) and pg_stat_activity text, so
+    // other sessions see the counters of a running job.
+    void progress(int64_t done, int64_t total, const Counters &counters);
+
+    double elapsed_ms() const;
+
+    // Writes status, finished_at and stats (counters + duration_ms).
+    void finish(const char *status, const Counters &counters);
+
+private:
+    pg::Spi &spi_;
+    std::string job_name_;
+    int64_t run_id_ = 0;
+    std::chrono::steady_clock::time_point started_;
+    std::chrono::steady_clock::time_point last_notice_;
+    bool noticed_ = false;
+};
+
+// JSON helpers for evidence and stats (no dependency on PostgreSQL).
+std::string json_string(const std::string &s);
+std::string counters_json(const Counters &c, double duration_ms);
+
+// Reads a numeric setting from ct4.settings; missing or unparsable values
+// raise 22023 naming the setting.
+double setting_number(pg::Spi &spi, const char *name);
+
+}  // namespace ct4::jobs

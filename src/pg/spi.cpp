@@ -1,0 +1,189 @@
+#include "pg/spi.hpp"
+
+extern "C" {
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "fmgr.h"
+}
+
+namespace ct4::pg {
+
+Param p_null(Oid type) { return {type, (Datum)0, true}; }
+Param p_int4(int32_t v) { return {INT4OID, Int32GetDatum(v), false}; }
+Param p_int8(int64_t v) { return {INT8OID, Int64GetDatum(v), false}; }
+Param p_bool(bool v) { return {BOOLOID, BoolGetDatum(v), false}; }
+Param p_float8(double v) { return {FLOAT8OID, Float8GetDatum(v), false}; }
+Param p_date(int32_t d) { return {DATEOID, DateADTGetDatum(d), false}; }
+
+Param p_text(const std::string &v) {
+    const char *s = v.c_str();
+    size_t n = v.size();
+    Datum d = guarded([&] { return PointerGetDatum(cstring_to_text_with_len(s, (int)n)); });
+    return {TEXTOID, d, false};
+}
+
+Param p_text(const std::optional<std::string> &v) { return v ? p_text(*v) : p_null(TEXTOID); }
+
+Param p_jsonb(const std::string &json_text) {
+    const char *s = json_text.c_str();
+    Datum d = guarded([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(s)); });
+    return {JSONBOID, d, false};
+}
+
+namespace {
+template <typename T, typename ToDatum>
+Param make_array(const std::vector<T> &v, Oid elem, Oid array_type, int16 len, bool byval,
+                 char align, ToDatum to_datum) {
+    size_t n = v.size();
+    // palloc'd arrays: no C++ destructors are involved if construct_array throws.
+    Datum *elems = (Datum *)guarded([&] { return palloc(sizeof(Datum) * (n ? n : 1)); });
+    for (size_t i = 0; i < n; i++) elems[i] = to_datum(v[i]);
+    Datum d = guarded([&] {
+        return PointerGetDatum(construct_array(elems, (int)n, elem, len, byval, align));
+    });
+    return {array_type, d, false};
+}
+}  // namespace
+
+Param p_int8_array(const std::vector<int64_t> &v) {
+    return make_array(v, INT8OID, INT8ARRAYOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE,
+                      [](int64_t x) { return Int64GetDatum(x); });
+}
+
+Param p_int4_array(const std::vector<int32_t> &v) {
+    return make_array(v, INT4OID, INT4ARRAYOID, 4, true, TYPALIGN_INT,
+                      [](int32_t x) { return Int32GetDatum(x); });
+}
+
+Param p_text_array(const std::vector<std::optional<std::string>> &v) {
+    size_t n = v.size();
+    Datum *elems = (Datum *)guarded([&] { return palloc(sizeof(Datum) * (n ? n : 1)); });
+    bool *nulls = (bool *)guarded([&] { return palloc(sizeof(bool) * (n ? n : 1)); });
+    for (size_t i = 0; i < n; i++) {
+        nulls[i] = !v[i].has_value();
+        if (!nulls[i]) {
+            const char *s = v[i]->c_str();
+            int len = (int)v[i]->size();
+            elems[i] = guarded([&] { return PointerGetDatum(cstring_to_text_with_len(s, len)); });
+        } else {
+            elems[i] = (Datum)0;
+        }
+    }
+    int dims[1] = {(int)n};
+    int lbs[1] = {1};
+    Datum d = guarded([&] {
+        return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID, -1, false,
+                                                  TYPALIGN_INT));
+    });
+    return {TEXTARRAYOID, d, false};
+}
+
+Spi::Spi() {
+    guarded([] {
+        int rc = SPI_connect();
+        if (rc != SPI_OK_CONNECT) elog(ERROR, "ct4_jobs: SPI_connect failed: %d", rc);
+    });
+    connected_ = true;
+}
+
+Spi::~Spi() {
+    // During unwinding after an error the transaction (or subtransaction)
+    // aborts and PostgreSQL's AtEO(Sub)Xact_SPI tears the connection down.
+    if (connected_ && std::uncaught_exceptions() == 0) {
+        try {
+            guarded([] { SPI_finish(); });
+        } catch (...) {
+        }
+    }
+}
+
+uint64_t Spi::exec(const char *sql, std::initializer_list<Param> params, bool read_only) {
+    return exec(sql, std::vector<Param>(params), read_only);
+}
+
+uint64_t Spi::exec(const char *sql, const std::vector<Param> &params, bool read_only) {
+    int n = (int)params.size();
+    Oid *types = (Oid *)guarded([&] { return palloc(sizeof(Oid) * (n ? n : 1)); });
+    Datum *values = (Datum *)guarded([&] { return palloc(sizeof(Datum) * (n ? n : 1)); });
+    char *nulls = (char *)guarded([&] { return palloc(n ? n : 1); });
+    for (int i = 0; i < n; i++) {
+        types[i] = params[(size_t)i].type;
+        values[i] = params[(size_t)i].value;
+        nulls[i] = params[(size_t)i].isnull ? 'n' : ' ';
+    }
+    int rc = guarded([&] { return SPI_execute_with_args(sql, n, types, values, nulls, read_only, 0); });
+    if (rc < 0) throw Error(ERRCODE_INTERNAL_ERROR, std::string("ct4_jobs: SPI failed: ") + SPI_result_code_string(rc));
+    return SPI_processed;
+}
+
+uint64_t Spi::rows() const { return SPI_tuptable ? SPI_processed : 0; }
+
+Datum Spi::value(uint64_t row, int col, bool *isnull) const {
+    if (!SPI_tuptable || row >= SPI_processed)
+        throw Error(ERRCODE_INTERNAL_ERROR, "ct4_jobs: SPI row out of range");
+    HeapTuple tup = SPI_tuptable->vals[row];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    return guarded([&] { return SPI_getbinval(tup, desc, col + 1, isnull); });
+}
+
+bool Spi::is_null(uint64_t row, int col) const {
+    bool isnull;
+    value(row, col, &isnull);
+    return isnull;
+}
+
+int32_t Spi::get_int4(uint64_t row, int col, int32_t if_null) const {
+    bool isnull;
+    Datum d = value(row, col, &isnull);
+    return isnull ? if_null : DatumGetInt32(d);
+}
+
+int64_t Spi::get_int8(uint64_t row, int col, int64_t if_null) const {
+    bool isnull;
+    Datum d = value(row, col, &isnull);
+    return isnull ? if_null : DatumGetInt64(d);
+}
+
+double Spi::get_float8(uint64_t row, int col, double if_null) const {
+    bool isnull;
+    Datum d = value(row, col, &isnull);
+    return isnull ? if_null : DatumGetFloat8(d);
+}
+
+bool Spi::get_bool(uint64_t row, int col, bool if_null) const {
+    bool isnull;
+    Datum d = value(row, col, &isnull);
+    return isnull ? if_null : DatumGetBool(d);
+}
+
+std::optional<int32_t> Spi::get_date(uint64_t row, int col) const {
+    bool isnull;
+    Datum d = value(row, col, &isnull);
+    if (isnull) return std::nullopt;
+    return DatumGetDateADT(d);
+}
+
+std::optional<std::string> Spi::get_text(uint64_t row, int col) const {
+    bool isnull;
+    value(row, col, &isnull);
+    if (isnull) return std::nullopt;
+    HeapTuple tup = SPI_tuptable->vals[row];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    char *s = guarded([&] { return SPI_getvalue(tup, desc, col + 1); });
+    return s ? std::optional<std::string>(s) : std::nullopt;
+}
+
+std::optional<std::string> Spi::scalar_text(const char *sql, std::initializer_list<Param> params) {
+    if (exec(sql, params) == 0) return std::nullopt;
+    return get_text(0, 0);
+}
+
+std::optional<int64_t> Spi::scalar_int8(const char *sql, std::initializer_list<Param> params) {
+    if (exec(sql, params) == 0 || is_null(0, 0)) return std::nullopt;
+    return get_int8(0, 0);
+}
+
+}  // namespace ct4::pg

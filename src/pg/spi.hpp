@@ -1,0 +1,73 @@
+// SPI from C++: schema-qualified, parameterized SQL only. Every call goes
+// through ct4::pg::guarded, so a PostgreSQL error unwinds C++ as PgError.
+// Values are never pasted into SQL text: they travel as Param datums.
+#pragma once
+
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "executor/spi.h"
+#include "catalog/pg_type_d.h"
+}
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ct4::pg {
+
+struct Param {
+    Oid type;
+    Datum value;
+    bool isnull;
+};
+
+// Parameter constructors. Strings and arrays are palloc'd in the current
+// memory context (the SPI procedure context while a Spi is connected).
+Param p_null(Oid type);
+Param p_int4(int32_t v);
+Param p_int8(int64_t v);
+Param p_bool(bool v);
+Param p_float8(double v);
+Param p_date(int32_t pg_date);  // days since 2000-01-01 (DateADT)
+Param p_text(const std::string &v);
+Param p_text(const std::optional<std::string> &v);
+Param p_jsonb(const std::string &json_text);
+Param p_text_array(const std::vector<std::optional<std::string>> &v);
+Param p_int8_array(const std::vector<int64_t> &v);
+Param p_int4_array(const std::vector<int32_t> &v);
+
+// One SPI connection for the lifetime of the object. Results of the last
+// statement are read through the accessors until the next exec().
+class Spi {
+public:
+    Spi();
+    ~Spi();
+    Spi(const Spi &) = delete;
+    Spi &operator=(const Spi &) = delete;
+
+    // Runs a parameterized statement; returns SPI_processed.
+    uint64_t exec(const char *sql, std::initializer_list<Param> params = {}, bool read_only = false);
+    uint64_t exec(const char *sql, const std::vector<Param> &params, bool read_only = false);
+
+    uint64_t rows() const;
+    bool is_null(uint64_t row, int col) const;
+    int32_t get_int4(uint64_t row, int col, int32_t if_null = 0) const;
+    int64_t get_int8(uint64_t row, int col, int64_t if_null = 0) const;
+    double get_float8(uint64_t row, int col, double if_null = 0) const;
+    bool get_bool(uint64_t row, int col, bool if_null = false) const;
+    std::optional<std::string> get_text(uint64_t row, int col) const;  // any type, via output fn
+    std::optional<int32_t> get_date(uint64_t row, int col) const;       // DateADT
+
+    // Convenience for one-value queries.
+    std::optional<std::string> scalar_text(const char *sql, std::initializer_list<Param> params = {});
+    std::optional<int64_t> scalar_int8(const char *sql, std::initializer_list<Param> params = {});
+
+private:
+    Datum value(uint64_t row, int col, bool *isnull) const;
+    bool connected_ = false;
+};
+
+}  // namespace ct4::pg
