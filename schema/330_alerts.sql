@@ -59,14 +59,14 @@ RETURNS TABLE(alert_code text, severity text, metric_value numeric, threshold nu
 -- exits 1) when any alert fires; the alerts are in the error's DETAIL as
 -- JSON. The error rolls back this call's own alert_events rows: the durable
 -- record is made by the scheduled check_limbo_alerts job.
-CREATE FUNCTION ct4.assert_no_alerts() RETURNS text
+CREATE FUNCTION ct4._assert_no_alerts(as_of timestamptz) RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     n integer;
     j jsonb;
 BEGIN
     SELECT count(*), jsonb_agg(to_jsonb(a) ORDER BY a.severity, a.alert_code)
-      INTO n, j FROM ct4.check_limbo_alerts() a;
+      INTO n, j FROM ct4.check_limbo_alerts_at(as_of) a;
     IF n > 0 THEN
         RAISE EXCEPTION 'ct4: % alert(s) fired: %', n,
             (SELECT string_agg(x->>'alert_code', ', ') FROM jsonb_array_elements(j) x)
@@ -74,3 +74,8 @@ BEGIN
     END IF;
     RETURN 'ok: no alerts';
 END $$;
+
+CREATE FUNCTION ct4.assert_no_alerts() RETURNS text
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ct4._assert_no_alerts(now())
+$$;
