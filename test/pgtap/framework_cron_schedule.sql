@@ -61,7 +61,8 @@ SELECT is((SELECT utc_offset FROM ct4.schedule_state), 7200, 'new offset recorde
 
 -- Health with pg_cron: installed, scheduler running, nothing wrong.
 SELECT is(ct4.health()->'pg_cron', '{"installed": true, "scheduler_running": true}'::jsonb, 'pg_cron installed and its launcher running');
-SELECT is(ct4.health()->>'status', 'healthy', 'healthy');
+-- status and reasons together, so that a failure says why.
+SELECT is(ct4.health()->>'status' || ' ' || (ct4.health()->'reasons')::text, 'healthy []', 'healthy, no reasons');
 
 SELECT is(ct4.unschedule(), 4, 'unschedule removes the four entries');
 SELECT is(ct4.unschedule(), 0, 'unschedule is idempotent');
