@@ -43,6 +43,8 @@ lc_messages = 'C'
 CONF
     as_pg $BIN/pg_ctl -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null
     echo "$port" > "$state.$port"
+    # pg_cron's launcher waits for its database; make it at once.
+    as_pg $BIN/psql -X -q -h "$sock" -p "$port" -U postgres -d postgres -c 'CREATE DATABASE ct4_cron' >/dev/null
     echo "export PGHOST=$sock PGPORT=$port PGUSER=postgres CT4_CLUSTER=$data"
     ;;
 stop)

@@ -52,8 +52,7 @@ tally "$p" "$f"; echo "pg_regress: $p passed, $f failed"
 echo "== pgTAP"
 psql -q -X -d postgres -c "CREATE DATABASE ct4_template" >/dev/null
 psql -q -X -d ct4_template -c "CREATE EXTENSION pgtap; CREATE EXTENSION ct4_jobs CASCADE;" >/dev/null
-psql -q -X -d postgres -c "CREATE DATABASE ct4_cron TEMPLATE ct4_template" >/dev/null
-psql -q -X -d ct4_cron -c "CREATE EXTENSION pg_cron" >/dev/null
+psql -q -X -d ct4_cron -c "CREATE EXTENSION pgtap; CREATE EXTENSION pg_cron; CREATE EXTENSION ct4_jobs CASCADE;" >/dev/null
 for t in test/pgtap/*.sql; do
     [ -e "$t" ] || continue
     name=$(basename "$t" .sql)
