@@ -2,10 +2,12 @@
 -- what makes the job incremental. See docs/identity.md.
 
 -- Driver candidates are found by normalized key without scanning raw.drivers:
--- expression indexes on the SQL normalizers (schema/060_normalize.sql).
+-- expression indexes on the SQL normalizers (schema/060_normalize.sql). left()
+-- keeps a garbage 10 kB license from failing the user's insert (index entry
+-- size); the job treats codes over 32 characters as invalid anyway.
 CREATE INDEX drivers_norm_phone_idx ON raw.drivers (ct4.normalize_phone(phone));
-CREATE INDEX drivers_norm_license_idx ON raw.drivers (ct4.normalize_license(license_number));
-CREATE INDEX drivers_norm_plate_idx ON raw.drivers (ct4.normalize_plate(plate));
+CREATE INDEX drivers_norm_license_idx ON raw.drivers (left(ct4.normalize_license(license_number), 64));
+CREATE INDEX drivers_norm_plate_idx ON raw.drivers (left(ct4.normalize_plate(plate), 64));
 
 -- A counter that moves whenever something a pending lead's outcome depends on
 -- changes: raw.drivers, ct4.settings, the links (the job's own, ct4.unlink).

@@ -38,10 +38,13 @@ Decision decide_ranked(const std::vector<Scored> &ranked, const MatchSettings &s
 
 Keys normalize_keys(const RawFields &raw) {
     Keys k;
+    auto capped = [](std::optional<std::string> v, size_t max) {
+        return v && v->size() <= max ? v : std::nullopt;
+    };
     if (raw.phone) k.phone = normalize_phone(*raw.phone);
-    if (raw.license) k.license = normalize_license(*raw.license);
-    if (raw.plate) k.plate = normalize_plate(*raw.plate);
-    if (raw.full_name) k.name = normalize_name(*raw.full_name);
+    if (raw.license) k.license = capped(normalize_license(*raw.license), kMaxCodeKeyBytes);
+    if (raw.plate) k.plate = capped(normalize_plate(*raw.plate), kMaxCodeKeyBytes);
+    if (raw.full_name) k.name = capped(normalize_name(*raw.full_name), kMaxNameKeyBytes);
     return k;
 }
 

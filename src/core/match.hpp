@@ -32,6 +32,11 @@ struct RawFields {
     std::optional<std::string> full_name, phone, license, plate;
 };
 
+// No real license or plate is longer than 32 characters, nor a name than 200
+// bytes: longer values are garbage (and would not fit a btree index entry), so
+// they count as not normalizable.
+constexpr size_t kMaxCodeKeyBytes = 32;
+constexpr size_t kMaxNameKeyBytes = 200;
 Keys normalize_keys(const RawFields &raw);
 
 // True when phone, license or plate carries text other than white space:

@@ -309,8 +309,8 @@ void load_drivers(Spi &spi, Matcher &m, const std::vector<int64_t> &persons) {
         "  LEFT JOIN canon.identity_links il"
         "    ON il.source_table = 'drivers' AND il.source_pk = d.driver_id"
         " WHERE ct4.normalize_phone(d.phone) = ANY($1)"
-        "    OR ct4.normalize_license(d.license_number) = ANY($2)"
-        "    OR ct4.normalize_plate(d.plate) = ANY($3)",
+        "    OR pg_catalog.\"left\"(ct4.normalize_license(d.license_number), 64) = ANY($2)"
+        "    OR pg_catalog.\"left\"(ct4.normalize_plate(d.plate), 64) = ANY($3)",
         {pg::p_text_array(phones), pg::p_text_array(licenses), pg::p_text_array(plates)}, true);
     for (uint64_t i = 0; i < spi.rows(); i++) {
         Driver d;

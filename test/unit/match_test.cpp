@@ -113,6 +113,8 @@ TEST(MatchDecision, NoCandidateOutcomes) {
     EXPECT_EQ(decide(lead("😀😀", "😀", nullptr, nullptr)), Decision::InvalidData);
     EXPECT_EQ(decide(lead(nullptr, std::string(10000, '-').c_str(), nullptr, nullptr)),
               Decision::InvalidData);
+    EXPECT_EQ(decide(lead("Ana", nullptr, std::string(10000, 'x').c_str(), nullptr)),
+              Decision::InvalidData);  // over-long keys are garbage
     EXPECT_STREQ(decision_code(Decision::WeakMatch), "WEAK_MATCH");
 }
 
