@@ -2,7 +2,7 @@
 -- PROGRAM, since dblink is not available) runs the job and keeps its
 -- transaction open; this session's call must return SKIPPED_LOCKED at once.
 -- Not inside BEGIN: the other session must see committed data.
-SELECT plan(4);
+SELECT plan(5);
 INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name, phone)
 VALUES (1, current_date, 'Ana Diaz', '911000111');
 DO $$
@@ -19,9 +19,9 @@ END $$;
 DO $$
 BEGIN
     FOR i IN 1..400 LOOP
-        EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity
-                           WHERE application_name = 'ct4_lock_holder' AND query LIKE '%pg_sleep%'
-                             AND state = 'active' AND wait_event = 'PgSleep');
+        EXIT WHEN EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                           WHERE a.application_name = 'ct4_lock_holder'
+                             AND l.locktype = 'advisory' AND l.granted);
         PERFORM pg_sleep(0.05);
     END LOOP;
 END $$;
@@ -32,7 +32,8 @@ SELECT is(status, 'SKIPPED_LOCKED', 'second concurrent call is skipped')
   FROM ct4.reconcile_leads_pipeline();
 SELECT is((SELECT count(*) FROM canon.identity_links), 0::bigint,
           'the skipped call linked nothing (the holder has not committed)');
-SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'ct4_lock_holder';
+SELECT ok(pg_terminate_backend(pid, 10000), 'the holder is terminated (its transaction rolls back)')
+  FROM pg_stat_activity WHERE application_name = 'ct4_lock_holder';
 SELECT is(status, 'SUCCESS', 'once the holder is gone the job runs again')
   FROM ct4.reconcile_leads_pipeline();
 SELECT * FROM finish();
