@@ -401,7 +401,9 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     Spi spi;
     jobs::JobRun run(spi, "reconcile_leads_pipeline", args_json(a), {kLeads});
     Counts c;
+    OptStr jit;
     auto put_result = [&](const char *status) {
+        if (jit) spi.exec("SELECT pg_catalog.set_config('jit', $1, true)", {pg::p_text(jit)});
         run.finish(status, c.list());
         double ms = run.elapsed_ms();
         auto i4 = [](int64_t v) { return pg::OutCol{Int32GetDatum((int32_t)v), false}; };
@@ -420,6 +422,10 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
         put_result("SKIPPED_LOCKED");
         return (Datum)0;
     }
+    // Many small planned statements: JIT compilation would cost more than
+    // they run (about 0.5 s per batch query). Off for the run, restored after.
+    jit = spi.scalar_text("SELECT pg_catalog.current_setting('jit')");
+    spi.exec("SELECT pg_catalog.set_config('jit', 'off', true)");
     Matcher m(read_settings(spi));
     int64_t epoch =
         spi.scalar_int8("SELECT coalesce((SELECT e.epoch FROM canon.identity_epoch e), 0)")
