@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# Identity job benchmark (not a test): 1 000 000 drivers, 100 000 fresh leads.
+# Times (1) a set-based plain-SQL matcher doing the same first-run work, rolled
+# back, (2) ct4.reconcile_leads_pipeline over all 100 000 leads, (3) a no-op
+# rerun. Prints the times and the ratio. Uses $PGHOST/$PGPORT when set,
+# otherwise starts a throwaway cluster.
+#   bench/identity_bench.sh [drivers] [leads]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DRIVERS=${1:-1000000}
+LEADS=${2:-100000}
+if [ -z "${PGPORT:-}" ]; then
+    R=$(scripts/pgroot.sh)
+    make -s -j2 >/dev/null && make -s install DESTDIR="$R" >/dev/null
+    eval "$(CT4_PGROOT=$R scripts/cluster.sh start)"
+    trap 'CT4_PORT=$PGPORT scripts/cluster.sh stop' EXIT
+fi
+export PGUSER=${PGUSER:-postgres}
+DB=ct4_bench
+psql -q -X -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+psql -q -X -d $DB -c "CREATE EXTENSION ct4_jobs CASCADE"
+q() { psql -X -q -At -d $DB -v ON_ERROR_STOP=1 "$@"; }
+
+echo "generating $DRIVERS drivers and $LEADS leads ..."
+q <<SQL
+INSERT INTO raw.drivers (driver_id, full_name, phone, license_number, plate)
+SELECT 'D' || i,
+       (ARRAY['María','José','Luis','Ana','Carlos','Rosa','Jorge','Lucía'])[1 + i % 8] || ' '
+         || (ARRAY['García','Pérez','Quispe','Flores','Rojas','Díaz','Torres','Vega'])[1 + i / 8 % 8]
+         || ' ' || chr(65 + i % 23) || chr(65 + i / 23 % 26) || chr(65 + i / 598 % 26),
+       (900000000 + i)::text, 'Q' || (10000000 + i), 'P' || lpad((i % 900000)::text, 6, '0')
+  FROM generate_series(1, $DRIVERS) i;
+-- 70 % sign-ups of a driver (other formats), 10 % second sign-ups of such a
+-- lead, 18 % people who are no driver yet, 2 % garbage.
+INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name, phone, license_number, plate)
+SELECT i, current_date - (i % 30),
+       CASE WHEN k < 98 THEN
+         (ARRAY['Maria','Jose','Luis','Ana','Carlos','Rosa','Jorge','Lucia'])[1 + d % 8] || ' '
+         || (ARRAY['Garcia','Perez','Quispe','Flores','Rojas','Diaz','Torres','Vega'])[1 + d / 8 % 8]
+         || ' ' || chr(65 + d % 23) || chr(65 + d / 23 % 26) || chr(65 + d / 598 % 26)
+       ELSE '😀' END,
+       CASE WHEN k >= 98 THEN '☎--' WHEN i % 3 = 0 THEN NULL ELSE '+51 ' || (900000000 + d) END,
+       CASE WHEN k >= 98 THEN '!!' WHEN i % 3 = 1 THEN NULL ELSE 'q-' || (10000000 + d) END,
+       NULL
+  FROM generate_series(1, $LEADS) i,
+       LATERAL (SELECT (i * 7919) % 100 AS k) kk,
+       LATERAL (SELECT CASE WHEN k < 70 THEN i * 9 % $DRIVERS + 1
+                            WHEN k < 80 THEN (i - 1) * 9 % $DRIVERS + 1
+                            ELSE $DRIVERS + 10 + i END AS d) dd;
+SQL
+q -c "VACUUM ANALYZE"
+
+echo "plain SQL (set-based, rolled back) ..."
+PLAIN_MS=$(q <<'SQL' | tail -1
+BEGIN;
+CREATE TEMP TABLE t0 ON COMMIT DROP AS SELECT clock_timestamp() AS t;
+CREATE TEMP TABLE nl ON COMMIT DROP AS
+SELECT l.lead_id, l.lead_date, ct4.normalize_phone(l.phone) AS ph,
+       left(ct4.normalize_license(l.license_number), 64) AS li,
+       left(ct4.normalize_plate(l.plate), 64) AS pl, ct4.normalize_name(l.full_name) AS nm
+  FROM raw.module_ct_cabinet_leads l
+ WHERE l.lead_date >= current_date - 30
+   AND NOT EXISTS (SELECT 1 FROM canon.identity_links x
+                    WHERE x.source_table = 'module_ct_cabinet_leads' AND x.source_pk = l.lead_id::text);
+-- one person per group of leads sharing a license or a phone (first lead anchors it)
+CREATE TEMP TABLE anchor ON COMMIT DROP AS
+SELECT n.lead_id,
+       least(CASE WHEN n.li IS NOT NULL THEN first_value(n.lead_id) OVER (PARTITION BY n.li ORDER BY n.lead_date, n.lead_id) END,
+             CASE WHEN n.ph IS NOT NULL THEN first_value(n.lead_id) OVER (PARTITION BY n.ph ORDER BY n.lead_date, n.lead_id) END) AS anchor
+  FROM nl n WHERE (n.ph IS NOT NULL OR n.li IS NOT NULL) AND n.nm IS NOT NULL;
+CREATE TEMP TABLE pk ON COMMIT DROP AS
+SELECT a.anchor, nextval('canon.persons_person_key_seq') AS person_key
+  FROM (SELECT DISTINCT anchor FROM anchor) a;
+INSERT INTO canon.persons (person_key, created_by_run) SELECT person_key, 0 FROM pk;
+INSERT INTO canon.identity_links
+SELECT 'module_ct_cabinet_leads', a.lead_id::text, p.person_key,
+       CASE WHEN a.lead_id = a.anchor THEN 'NEW_PERSON' ELSE 'SAME_KEY' END, NULL,
+       jsonb_build_object('phone', n.ph, 'license', n.li, 'name', n.nm), now(), 0
+  FROM anchor a JOIN pk p USING (anchor) JOIN nl n USING (lead_id);
+INSERT INTO canon.identity_keys
+SELECT p.person_key, k.t, k.v, 'module_ct_cabinet_leads', a.lead_id::text
+  FROM anchor a JOIN pk p USING (anchor) JOIN nl n USING (lead_id),
+       LATERAL (VALUES ('phone', n.ph), ('license', n.li), ('plate', n.pl), ('name', n.nm)) k(t, v)
+ WHERE k.v IS NOT NULL ON CONFLICT DO NOTHING;
+-- driver candidates through the expression indexes, scored, best unique >= 3
+CREATE TEMP TABLE cand ON COMMIT DROP AS
+SELECT DISTINCT p.person_key, d.driver_id, d.full_name, d.phone, d.license_number, d.plate, n.ph, n.li, n.pl, n.nm
+  FROM pk p JOIN nl n ON n.lead_id = p.anchor
+  JOIN LATERAL (SELECT * FROM raw.drivers d WHERE ct4.normalize_phone(d.phone) = n.ph
+                UNION SELECT * FROM raw.drivers d WHERE left(ct4.normalize_license(d.license_number), 64) = n.li
+                UNION SELECT * FROM raw.drivers d WHERE left(ct4.normalize_plate(d.plate), 64) = n.pl) d ON true;
+CREATE TEMP TABLE best ON COMMIT DROP AS
+SELECT person_key, driver_id, score FROM (
+  SELECT s.*, rank() OVER w AS r, count(*) OVER (PARTITION BY person_key, score) AS c
+    FROM (SELECT c.person_key, c.driver_id,
+                 (CASE WHEN left(ct4.normalize_license(c.license_number), 64) = c.li THEN 4 ELSE 0 END
+                + CASE WHEN ct4.normalize_phone(c.phone) = c.ph THEN 2 ELSE 0 END
+                + CASE WHEN left(ct4.normalize_plate(c.plate), 64) = c.pl THEN 1 ELSE 0 END
+                + CASE WHEN ct4.name_similarity(c.full_name, c.nm) >= 0.85 THEN 1 ELSE 0 END) AS score
+            FROM cand c) s
+  WINDOW w AS (PARTITION BY person_key ORDER BY score DESC)) x
+ WHERE r = 1 AND c = 1 AND score >= 3;
+INSERT INTO canon.identity_links
+SELECT DISTINCT ON (b.driver_id) 'drivers', b.driver_id, b.person_key, 'SCORE', b.score, '{}', now(), 0
+  FROM best b ORDER BY b.driver_id, b.person_key;
+SELECT round(extract(epoch FROM clock_timestamp() - t) * 1000) FROM t0;
+ROLLBACK;
+SQL
+)
+echo "plain SQL first run: ${PLAIN_MS} ms"
+
+run() { q -c "SELECT round(duration_ms)::text || ' ms  ' || row(processed, newly_linked, newly_driver_mapped, still_no_candidates, conflicts, errors)::text FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')"; }
+FIRST=$(run); echo "ct4 first run:       $FIRST  (processed, linked, driver_mapped, no_candidates, conflicts, errors)"
+NOOP=$(run); echo "ct4 no-op rerun:     $NOOP"
+WALL=$( { /usr/bin/time -f %e psql -X -q -At -d $DB -c "SELECT status FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')" >/dev/null; } 2>&1 )
+echo "ct4 no-op rerun, client wall clock incl. connect: ${WALL} s"
+DEF=$(q -c "SELECT round(duration_ms)::text || ' ms' FROM ct4.reconcile_leads_pipeline()")
+echo "ct4 no-op rerun with defaults (30 days, 2000 rows, all limbo stages): $DEF"
+FIRST_MS=${FIRST%% ms*}
+echo "ratio ct4 / plain SQL (first run): $(awk -v a="$FIRST_MS" -v b="$PLAIN_MS" 'BEGIN { printf "%.2f", a / b }')"

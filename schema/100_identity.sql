@@ -1,0 +1,169 @@
+-- Identity job (SPEC 4.1, 4.2): ct4.reconcile_leads_pipeline, ct4.unlink and
+-- what makes the job incremental. See docs/identity.md.
+
+-- Driver candidates are found by normalized key without scanning raw.drivers:
+-- expression indexes on the SQL normalizers (schema/060_normalize.sql). left()
+-- keeps a garbage 10 kB license from failing the user's insert (index entry
+-- size); the job treats codes over 32 characters as invalid anyway.
+CREATE INDEX drivers_norm_phone_idx ON raw.drivers (ct4.normalize_phone(phone));
+CREATE INDEX drivers_norm_license_idx ON raw.drivers (left(ct4.normalize_license(license_number), 64));
+CREATE INDEX drivers_norm_plate_idx ON raw.drivers (left(ct4.normalize_plate(plate), 64));
+
+-- A counter that moves whenever something a pending lead's outcome depends on
+-- changes: raw.drivers, ct4.settings, the links (the job's own, ct4.unlink).
+-- A row, not a sequence: it changes in the writer's transaction, so a run
+-- never records an epoch whose data it could not see yet.
+CREATE TABLE canon.identity_epoch (
+    id    boolean PRIMARY KEY DEFAULT true CHECK (id),
+    epoch bigint  NOT NULL
+);
+
+-- Where each lead stands in the identity funnel, kept by triggers on the raw
+-- leads (NEW on insert or change) and by the job; the job's work set and the
+-- NO_IDENTITY / NO_DRIVER limbo scope are index scans of its pending rows.
+--   stage: NEW (never evaluated or changed since) | NO_IDENTITY | NO_DRIVER | DONE
+--   outcome: last reason code (AMBIGUOUS, DRIVER_CONFLICT, ...) or LINKED / NONE
+--   checked_epoch, checked_on: a pending lead checked today at the current
+--   epoch has the same outcome again, so a rerun skips it.
+CREATE TABLE canon.identity_lead_state (
+    lead_id       bigint PRIMARY KEY,
+    lead_date     date,
+    stage         text   NOT NULL CHECK (stage IN ('NEW', 'NO_IDENTITY', 'NO_DRIVER', 'DONE')),
+    outcome       text,
+    checked_epoch bigint,
+    checked_on    date
+);
+CREATE INDEX identity_lead_state_pending_idx
+    ON canon.identity_lead_state (lead_date, lead_id) WHERE stage <> 'DONE';
+
+CREATE FUNCTION ct4._identity_epoch_bump() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO canon.identity_epoch AS e (id, epoch) VALUES (true, 1)
+        ON CONFLICT (id) DO UPDATE SET epoch = e.epoch + 1;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER drivers_identity_epoch
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON raw.drivers
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._identity_epoch_bump();
+CREATE TRIGGER settings_identity_epoch
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ct4.settings
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._identity_epoch_bump();
+
+-- New or changed leads become NEW (a linked lead keeps its stage: links never
+-- change); deleted leads leave the state table.
+CREATE FUNCTION ct4._identity_leads_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        DELETE FROM canon.identity_lead_state;
+        RETURN NULL;
+    END IF;
+    -- Separate statements: a DELETE trigger has no new_rows to plan against.
+    IF TG_OP = 'DELETE' THEN
+        DELETE FROM canon.identity_lead_state s
+         WHERE s.lead_id IN (SELECT o.lead_id FROM old_rows o);
+    ELSIF TG_OP = 'UPDATE' THEN
+        DELETE FROM canon.identity_lead_state s
+         WHERE s.lead_id IN (SELECT o.lead_id FROM old_rows o)
+           AND s.lead_id NOT IN (SELECT n.lead_id FROM new_rows n);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO canon.identity_lead_state AS s (lead_id, lead_date, stage)
+        SELECT n.lead_id, n.lead_date, 'NEW' FROM new_rows n
+            ON CONFLICT (lead_id) DO UPDATE
+           SET lead_date = EXCLUDED.lead_date,
+               stage = CASE WHEN s.stage IN ('NO_DRIVER', 'DONE') THEN s.stage ELSE 'NEW' END;
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE TRIGGER leads_identity_state_ins AFTER INSERT ON raw.module_ct_cabinet_leads
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._identity_leads_changed();
+CREATE TRIGGER leads_identity_state_upd AFTER UPDATE ON raw.module_ct_cabinet_leads
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._identity_leads_changed();
+CREATE TRIGGER leads_identity_state_del AFTER DELETE ON raw.module_ct_cabinet_leads
+    REFERENCING OLD TABLE AS old_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._identity_leads_changed();
+CREATE TRIGGER leads_identity_state_trunc AFTER TRUNCATE ON raw.module_ct_cabinet_leads
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._identity_leads_changed();
+
+CREATE FUNCTION ct4.reconcile_leads_pipeline(
+    days_back      integer DEFAULT 30,
+    row_limit      integer DEFAULT 2000,
+    process_recent boolean DEFAULT true,
+    process_limbo  boolean DEFAULT true,
+    limbo_stages   text[]  DEFAULT '{NO_IDENTITY,NO_DRIVER,TRIPS_NO_CLAIM}',
+    dry_run        boolean DEFAULT false)
+RETURNS TABLE(run_id bigint, status text, processed integer, newly_linked integer,
+              newly_driver_mapped integer, still_no_candidates integer, conflicts integer,
+              errors integer, duration_ms double precision)
+AS 'MODULE_PATHNAME', 'ct4_reconcile_leads_pipeline' LANGUAGE C VOLATILE ROWS 1;
+COMMENT ON FUNCTION ct4.reconcile_leads_pipeline(integer, integer, boolean, boolean, text[], boolean) IS
+    'Identity matching: links leads to persons and persons to drivers (SPEC 4.1)';
+
+-- The one audited way to undo a link (C0 rule 2). Waits for a running
+-- identity job, removes the link and its keys, keeps the removed link and the
+-- reason in canon.identity_link_removals, and returns that removal row.
+CREATE FUNCTION ct4.unlink(source_table text, source_pk text, reason text)
+RETURNS canon.identity_link_removals
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    l canon.identity_links;
+    r canon.identity_link_removals;
+BEGIN
+    IF unlink.source_table IS NULL THEN
+        RAISE EXCEPTION 'source_table must not be NULL' USING ERRCODE = '22023';
+    ELSIF unlink.source_table NOT IN ('module_ct_cabinet_leads', 'drivers') THEN
+        RAISE EXCEPTION 'source_table must be module_ct_cabinet_leads or drivers (got %)',
+            unlink.source_table USING ERRCODE = '22023';
+    ELSIF unlink.source_pk IS NULL THEN
+        RAISE EXCEPTION 'source_pk must not be NULL' USING ERRCODE = '22023';
+    ELSIF unlink.reason IS NULL OR btrim(unlink.reason) = '' THEN
+        RAISE EXCEPTION 'reason must not be empty' USING ERRCODE = '22023';
+    END IF;
+    -- Same key as the job's lock (src/jobs/job_run.cpp): never interleave with a run.
+    PERFORM pg_advisory_xact_lock(1129591873, hashtext('reconcile_leads_pipeline'));
+
+    DELETE FROM canon.identity_links il
+     WHERE il.source_table = unlink.source_table AND il.source_pk = unlink.source_pk
+    RETURNING il.* INTO l;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no identity link for %.%', unlink.source_table, unlink.source_pk
+            USING ERRCODE = 'P0002';
+    END IF;
+    DELETE FROM canon.identity_keys k
+     WHERE k.source_table = unlink.source_table AND k.source_pk = unlink.source_pk;
+    INSERT INTO canon.identity_link_removals (source_table, source_pk, removed_link, reason)
+    VALUES (unlink.source_table, unlink.source_pk, to_jsonb(l), unlink.reason)
+    RETURNING * INTO r;
+
+    -- The funnel position of the leads concerned changes; the job re-evaluates them.
+    IF unlink.source_table = 'module_ct_cabinet_leads' THEN
+        UPDATE canon.identity_lead_state s SET stage = 'NEW'
+         WHERE s.lead_id::text = unlink.source_pk;
+    ELSE
+        UPDATE canon.identity_lead_state s SET stage = 'NO_DRIVER', checked_epoch = NULL
+          FROM canon.identity_links il
+         WHERE il.person_key = l.person_key AND il.source_table = 'module_ct_cabinet_leads'
+           AND s.lead_id::text = il.source_pk;
+    END IF;
+    INSERT INTO canon.identity_epoch AS e (id, epoch) VALUES (true, 1)
+        ON CONFLICT (id) DO UPDATE SET epoch = e.epoch + 1;
+    RETURN r;
+END $$;
+COMMENT ON FUNCTION ct4.unlink(text, text, text) IS
+    'Removes one identity link with an audit row in canon.identity_link_removals (C0 rule 2)';
+
+REVOKE ALL ON FUNCTION ct4.reconcile_leads_pipeline(integer, integer, boolean, boolean, text[], boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ct4.unlink(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ct4._identity_epoch_bump() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ct4._identity_leads_changed() FROM PUBLIC;
+
+SELECT pg_catalog.pg_extension_config_dump('canon.identity_epoch', '');
+-- A cache the triggers rebuild when pg_restore loads raw leads (every lead
+-- becomes NEW and is re-evaluated once): dump no rows, so restores never clash.
+SELECT pg_catalog.pg_extension_config_dump('canon.identity_lead_state', 'WHERE false');

@@ -1,0 +1,181 @@
+#include "identity/matcher.hpp"
+
+#include <algorithm>
+
+namespace ct4::identity {
+
+using core::Decision;
+
+const char *const kKeyTypeNames[4] = {"phone", "license", "plate", "name"};
+
+std::string key_id(int type, const std::string &value) {
+    std::string s;
+    s.reserve(value.size() + 1);
+    s.push_back((char)('0' + type));
+    s += value;
+    return s;
+}
+
+std::vector<std::string> search_key_ids(const core::Keys &k) {
+    std::vector<std::string> out;
+    if (k.phone) out.push_back(key_id(kPhone, *k.phone));
+    if (k.license) out.push_back(key_id(kLicense, *k.license));
+    if (k.plate) out.push_back(key_id(kPlate, *k.plate));
+    return out;
+}
+
+namespace {
+std::vector<std::string> &slot(core::CandidateKeys &c, int type) {
+    switch (type) {
+        case kPhone:
+            return c.phones;
+        case kLicense:
+            return c.licenses;
+        case kPlate:
+            return c.plates;
+        default:
+            return c.names;
+    }
+}
+}  // namespace
+
+// Returns true when the person did not have this key yet.
+bool Matcher::add_person_key(Person &p, int64_t person, int type, const std::string &value) {
+    auto &v = slot(p.keys, type);
+    if (std::find(v.begin(), v.end(), value) != v.end()) return false;
+    v.push_back(value);
+    if (type != kName) persons_by_key_[key_id(type, value)].push_back(person);
+    return true;
+}
+
+void Matcher::add_stored_key(int64_t person, int type, const std::string &value) {
+    add_person_key(persons[person], person, type, value);
+}
+
+void Matcher::add_run_keys(int64_t person, const core::Keys &k, const char *source_table,
+                           const std::string &source_pk) {
+    Person &p = persons[person];
+    const std::optional<std::string> *vals[4] = {&k.phone, &k.license, &k.plate, &k.name};
+    for (int t = 0; t < 4; t++) {
+        if (!*vals[t]) continue;
+        new_keys.push_back({person, t, **vals[t], source_table, source_pk});
+        if (add_person_key(p, person, t, **vals[t])) {
+            ++version_;
+            p.version = version_;
+            if (t != kName) key_version_[key_id(t, **vals[t])] = version_;
+        }
+    }
+}
+
+std::vector<int64_t> Matcher::identity_candidates(const core::Keys &k) const {
+    std::vector<int64_t> out;
+    for (const auto &kid : search_key_ids(k)) {
+        auto it = persons_by_key_.find(kid);
+        if (it == persons_by_key_.end()) continue;
+        out.insert(out.end(), it->second.begin(), it->second.end());
+    }
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+}
+
+void Matcher::eval_identity(Lead &l) {
+    l.ranked.clear();
+    for (int64_t p : identity_candidates(l.keys))
+        l.ranked.push_back({p, core::score_candidate(l.keys, persons.at(p).keys, settings_)});
+    l.decision = core::decide_identity(l.raw, l.keys, l.ranked, settings_);
+    const std::string pk = std::to_string(l.id);
+    if (l.decision == Decision::Link) {
+        l.person = l.ranked[0].index;
+        l.linked_now = true;
+        l.linked_keys = persons.at(l.person).keys;
+        add_run_keys(l.person, l.keys, "module_ct_cabinet_leads", pk);
+    } else if (l.decision == Decision::NewPerson) {
+        l.person = kTempPersonBase + ++new_person_count;
+        l.linked_now = l.new_person = true;
+        add_run_keys(l.person, l.keys, "module_ct_cabinet_leads", pk);
+    }
+    l.eval_version = version_;
+}
+
+bool Matcher::identity_stale(const Lead &l) const {
+    if (l.person != 0 || l.error || l.skipped) return false;
+    if (l.eval_version < 0) return true;
+    for (const auto &kid : search_key_ids(l.keys)) {
+        auto it = key_version_.find(kid);
+        if (it != key_version_.end() && it->second > l.eval_version) return true;
+    }
+    for (const auto &c : l.ranked)
+        if (persons.at(c.index).version > l.eval_version) return true;
+    return false;
+}
+
+bool Matcher::touched_by_run(const Lead &l) const {
+    for (const auto &kid : search_key_ids(l.keys)) {
+        if (key_version_.count(kid)) return true;
+        auto it = persons_by_key_.find(kid);
+        if (it == persons_by_key_.end()) continue;
+        for (int64_t p : it->second)
+            if (persons.at(p).version > 0) return true;
+    }
+    return false;
+}
+
+void Matcher::add_driver(Driver d) {
+    if (!driver_ids_.insert(d.id).second) return;
+    size_t i = drivers.size();
+    for (const auto &kid : search_key_ids(d.keys)) drivers_by_key_[kid].push_back(i);
+    drivers.push_back(std::move(d));
+}
+
+bool Matcher::driver_step_due(int64_t person) const {
+    const Person &p = persons.at(person);
+    if (p.has_driver) return false;
+    auto it = driver_results.find(person);
+    return it == driver_results.end() || p.version > it->second.checked_version;
+}
+
+void Matcher::eval_driver(int64_t person) {
+    Person &p = persons.at(person);
+    DriverResult &r = driver_results[person];
+    std::vector<size_t> cands;
+    const std::vector<std::string> *vals[3] = {&p.keys.phones, &p.keys.licenses, &p.keys.plates};
+    for (int t = 0; t < 3; t++)
+        for (const auto &v : *vals[t]) {
+            auto it = drivers_by_key_.find(key_id(t, v));
+            if (it != drivers_by_key_.end())
+                cands.insert(cands.end(), it->second.begin(), it->second.end());
+        }
+    std::sort(cands.begin(), cands.end());
+    cands.erase(std::unique(cands.begin(), cands.end()), cands.end());
+    r.ranked.clear();
+    for (size_t i : cands)
+        r.ranked.push_back({(int64_t)i, core::score_candidate(drivers[i].keys, p.keys, settings_)});
+    // Ties are ordered by driver_id, not by load order, so runs are deterministic.
+    r.decision = core::decide_driver(r.ranked, settings_);
+    if (r.decision == Decision::Ambiguous || r.decision == Decision::WeakMatch) {
+        std::stable_sort(r.ranked.begin(), r.ranked.end(),
+                         [&](const core::Scored &a, const core::Scored &b) {
+                             if (a.score.total != b.score.total)
+                                 return a.score.total > b.score.total;
+                             return drivers[(size_t)a.index].id < drivers[(size_t)b.index].id;
+                         });
+    }
+    r.conflict = false;
+    if (r.decision == Decision::Link) {
+        Driver &d = drivers[(size_t)r.ranked[0].index];
+        if (d.linked_person != 0 && d.linked_person != person) {
+            r.conflict = true;
+        } else {
+            d.linked_person = person;
+            p.has_driver = true;
+            r.person_keys = p.keys;
+            r.linked_now = true;
+            new_driver_links.push_back(person);
+            add_run_keys(person, d.keys, "drivers", d.id);
+        }
+    }
+    r.checked_version = persons.at(person).version;
+}
+
+}  // namespace ct4::identity

@@ -1,0 +1,128 @@
+// The in-memory side of one identity run: leads in work, the persons and
+// drivers loaded for them, the run's own new keys, and the decisions. The
+// PostgreSQL I/O (batched look-ups, batched writes) is in reconcile_leads.cpp;
+// this file calls no SQL, so everything a decision needs is explicit here.
+#pragma once
+
+#include "core/match.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+namespace ct4::identity {
+
+enum KeyType { kPhone = 0, kLicense = 1, kPlate = 2, kName = 3 };
+extern const char *const kKeyTypeNames[4];
+
+// "0<value>" etc.: one string per (key type, normalized value).
+std::string key_id(int type, const std::string &value);
+// The search keys (phone, license, plate) of a row, as key ids.
+std::vector<std::string> search_key_ids(const core::Keys &k);
+
+// Handles of persons made in this run sort after every stored person_key, in
+// creation order, which is also the order their real keys get.
+constexpr int64_t kTempPersonBase = INT64_C(1) << 60;
+inline bool is_temp_person(int64_t p) {
+    return p >= kTempPersonBase;
+}
+
+struct Person {
+    core::CandidateKeys keys;
+    bool has_driver = false;
+    int64_t version = 0;  // last change of its keys in this run (0: none)
+};
+
+struct NewKey {
+    int64_t person;
+    int type;
+    std::string value, source_table, source_pk;
+};
+
+struct Lead {
+    int64_t id = 0;
+    std::optional<std::string> date;  // text, as the database printed it
+    std::string stage, prev_outcome;  // from canon.identity_lead_state
+    bool skipped = false;             // fresh: checked today at this epoch
+    bool loaded = false;              // raw fields read
+    core::RawFields raw;
+    core::Keys keys;
+    int64_t person = 0;  // 0: not linked
+    bool linked_now = false, new_person = false, error = false;
+    int64_t eval_version = -1;  // -1: identity not (yet) decided in this run
+    core::Decision decision = core::Decision::NoCandidates;
+    std::vector<core::Scored> ranked;  // identity candidates (index = person)
+    core::CandidateKeys linked_keys;   // the person's keys when the lead linked to it
+};
+
+struct Driver {
+    std::string id;
+    core::Keys keys;
+    int64_t linked_person = 0;  // stored link or one made in this run
+};
+
+struct DriverResult {
+    core::Decision decision = core::Decision::NoCandidates;
+    std::vector<core::Scored> ranked;  // index = position in Matcher::drivers
+    bool conflict = false;
+    bool linked_now = false;
+    int64_t checked_version = -1;
+    core::CandidateKeys person_keys;  // the person's keys when the driver linked
+};
+
+class Matcher {
+  public:
+    explicit Matcher(core::MatchSettings s) : settings_(s) {}
+    const core::MatchSettings &settings() const { return settings_; }
+
+    std::vector<Lead> leads;  // in processing order
+    std::unordered_map<int64_t, Person> persons;
+    std::unordered_set<int64_t> loaded_persons;  // stored persons whose keys are all loaded
+    std::vector<Driver> drivers;
+    std::unordered_map<int64_t, DriverResult> driver_results;
+    std::vector<NewKey> new_keys;
+    std::vector<int64_t> new_driver_links;  // persons whose driver was linked in this run
+    int64_t new_person_count = 0;
+
+    // Identity side: ingest a stored key of a stored person.
+    void add_stored_key(int64_t person, int type, const std::string &value);
+    bool identity_key_queried(const std::string &kid) const { return queried_.count(kid) > 0; }
+    void mark_identity_queried(const std::string &kid) { queried_.insert(kid); }
+
+    // Driver side.
+    void add_driver(Driver d);
+    bool driver_key_queried(const std::string &kid) const { return dqueried_.count(kid) > 0; }
+    void mark_driver_queried(const std::string &kid) { dqueried_.insert(kid); }
+
+    // Decides the identity of an unlinked lead (links it when the rules say so).
+    void eval_identity(Lead &l);
+    // True when something the lead's last decision used has changed since.
+    bool identity_stale(const Lead &l) const;
+    // True when the run touched a person that holds one of the lead's keys.
+    bool touched_by_run(const Lead &l) const;
+
+    // Driver step for a person without a driver.
+    bool driver_step_due(int64_t person) const;
+    void eval_driver(int64_t person);
+
+    bool changed() const { return version_ > 0; }
+
+  private:
+    void add_run_keys(int64_t person, const core::Keys &k, const char *source_table,
+                      const std::string &source_pk);
+    bool add_person_key(Person &p, int64_t person, int type, const std::string &value);
+    std::vector<int64_t> identity_candidates(const core::Keys &k) const;
+
+    core::MatchSettings settings_;
+    int64_t version_ = 0;
+    std::unordered_map<std::string, std::vector<int64_t>> persons_by_key_;
+    std::unordered_map<std::string, int64_t> key_version_;
+    std::unordered_set<std::string> queried_, dqueried_;
+    std::unordered_map<std::string, std::vector<size_t>> drivers_by_key_;
+    std::unordered_set<std::string> driver_ids_;
+};
+
+}  // namespace ct4::identity

@@ -1,0 +1,687 @@
+// ct4.reconcile_leads_pipeline (SPEC 4.1): the identity job. One transaction:
+//   1. arguments, run record, lock (second caller: SKIPPED_LOCKED at once);
+//   2. scope: the first row_limit leads of (recent ∪ limbo) in lead order,
+//      counted from indexes; only its pending leads are read;
+//   3. identity per batch of leads (one candidate query per batch), driver
+//      step per batch of persons (one driver query per batch), repeated on
+//      what this run changed until nothing moves, so a rerun finds nothing;
+//   4. the writes, one statement per table (arrays + unnest);
+//   5. the counters: run record and result row.
+#include "core/match.hpp"
+#include "identity/evidence.hpp"
+#include "identity/matcher.hpp"
+#include "jobs/job_run.hpp"
+#include "pg/args.hpp"
+#include "pg/spi.hpp"
+#include "pg/srf.hpp"
+
+extern "C" {
+#include "utils/builtins.h"
+}
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace ct4::identity {
+
+namespace {
+
+using core::Decision;
+using pg::Spi;
+using OptStr = std::optional<std::string>;
+
+constexpr size_t kBatch = 2000;
+constexpr int kMaxRounds = 20;
+const char *const kLeads = "module_ct_cabinet_leads";
+
+struct Args {
+    int32_t days_back, row_limit;
+    bool process_recent, process_limbo, dry_run;
+    std::vector<std::string> limbo_stages;
+};
+
+Args read_args(FunctionCallInfo fcinfo) {
+    Args a;
+    a.days_back = pg::arg_int4(fcinfo, 0, "days_back");
+    a.row_limit = pg::arg_int4(fcinfo, 1, "row_limit");
+    a.process_recent = pg::arg_bool(fcinfo, 2, "process_recent");
+    a.process_limbo = pg::arg_bool(fcinfo, 3, "process_limbo");
+    a.limbo_stages = pg::arg_text_array(fcinfo, 4, "limbo_stages");
+    a.dry_run = pg::arg_bool(fcinfo, 5, "dry_run");
+    pg::require_range("days_back", a.days_back, 0, 36500);
+    pg::require_range("row_limit", a.row_limit, 1, 100000000);
+    for (const auto &s : a.limbo_stages)
+        if (s != "NO_IDENTITY" && s != "NO_DRIVER" && s != "TRIPS_NO_CLAIM")
+            throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                            "limbo_stages contains an unknown stage \"" + s + "\"",
+                            "Known stages: NO_IDENTITY, NO_DRIVER, TRIPS_NO_CLAIM.");
+    return a;
+}
+
+std::string args_json(const Args &a) {
+    std::string st = "[";
+    for (size_t i = 0; i < a.limbo_stages.size(); i++)
+        st += (i ? "," : "") + jobs::json_string(a.limbo_stages[i]);
+    auto b = [](bool v) { return v ? "true" : "false"; };
+    return "{\"days_back\":" + std::to_string(a.days_back) +
+           ",\"row_limit\":" + std::to_string(a.row_limit) +
+           ",\"process_recent\":" + b(a.process_recent) +
+           ",\"process_limbo\":" + b(a.process_limbo) + ",\"limbo_stages\":" + st +
+           "],\"dry_run\":" + b(a.dry_run) + "}";
+}
+
+core::MatchSettings read_settings(Spi &spi) {
+    core::MatchSettings s;
+    s.score_license = jobs::setting_number(spi, "score_license");
+    s.score_phone = jobs::setting_number(spi, "score_phone");
+    s.score_plate = jobs::setting_number(spi, "score_plate");
+    s.score_name = jobs::setting_number(spi, "score_name");
+    s.name_similarity_min = jobs::setting_number(spi, "name_similarity_min");
+    s.link_threshold = jobs::setting_number(spi, "link_threshold");
+    return s;
+}
+
+bool has(const std::vector<std::string> &v, const char *s) {
+    return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// ---- scope -----------------------------------------------------------------
+
+struct Scope {
+    int64_t processed = 0;
+    std::vector<int64_t> work;  // pending leads in scope, in lead order
+};
+
+struct Extra {
+    int64_t id;
+    bool null_date, pending;
+};
+
+Scope compute_scope(Spi &spi, const Args &a) {
+    Scope sc;
+    std::vector<std::optional<std::string>> state_stages;
+    if (a.process_limbo && has(a.limbo_stages, "NO_IDENTITY")) {
+        state_stages.emplace_back("NEW");
+        state_stages.emplace_back("NO_IDENTITY");
+    }
+    if (a.process_limbo && has(a.limbo_stages, "NO_DRIVER")) state_stages.emplace_back("NO_DRIVER");
+    bool tnc = a.process_limbo && has(a.limbo_stages, "TRIPS_NO_CLAIM");
+
+    // Limbo leads outside the recent range (all of them without process_recent):
+    // pending ones from the state index, TRIPS_NO_CLAIM ones from the view
+    // (they need nothing from this job but count as processed).
+    std::vector<Extra> extras;
+    if (!state_stages.empty() || tnc) {
+        spi.exec(
+            "SELECT x.lead_id, x.lead_date IS NULL, x.pending FROM ("
+            " SELECT s.lead_id, s.lead_date, true AS pending FROM canon.identity_lead_state s"
+            "  WHERE s.stage = ANY($1)"
+            "    AND (NOT $2 OR s.lead_date IS NULL OR s.lead_date < CURRENT_DATE - $3)"
+            " UNION ALL"
+            " SELECT v.lead_id, v.lead_date, false FROM ops.v_cabinet_leads_limbo v"
+            "  WHERE $4 AND v.limbo_stage = 'TRIPS_NO_CLAIM'"
+            "    AND (NOT $2 OR v.lead_date IS NULL OR v.lead_date < CURRENT_DATE - $3)"
+            ") x ORDER BY x.lead_date NULLS LAST, x.lead_id, x.pending DESC LIMIT $5",
+            {pg::p_text_array(state_stages), pg::p_bool(a.process_recent), pg::p_int4(a.days_back),
+             pg::p_bool(tnc), pg::p_int8((int64_t)a.row_limit * 2)},
+            true);
+        for (uint64_t i = 0; i < spi.rows(); i++) {
+            Extra e{spi.get_int8(i, 0), spi.get_bool(i, 1), spi.get_bool(i, 2)};
+            if (!extras.empty() && extras.back().id == e.id) continue;  // in both lists
+            extras.push_back(e);
+        }
+    }
+    int64_t limit = a.row_limit;
+    auto take = [&](bool null_dates) {
+        for (const auto &e : extras) {
+            if (e.null_date != null_dates || sc.processed >= limit) continue;
+            sc.processed++;
+            if (e.pending) sc.work.push_back(e.id);
+        }
+    };
+    if (!a.process_recent) {
+        take(false);
+        take(true);
+        return sc;
+    }
+    // Order of the scope: older limbo leads, the recent range, NULL-dated limbo leads.
+    take(false);
+    int64_t room = limit - sc.processed;
+    if (room > 0) {
+        auto n = spi.scalar_int8(
+            "SELECT count(*) FROM (SELECT 1 FROM raw.module_ct_cabinet_leads l"
+            " WHERE l.lead_date >= CURRENT_DATE - $1 ORDER BY l.lead_date, l.lead_id LIMIT $2) r",
+            {pg::p_int4(a.days_back), pg::p_int8(room)});
+        int64_t recent = n.value_or(0);
+        OptStr bdate;
+        int64_t bid = 0;
+        if (recent == room) {  // the limit cuts the range: find its last lead
+            spi.exec(
+                "SELECT l.lead_date::text, l.lead_id FROM raw.module_ct_cabinet_leads l"
+                " WHERE l.lead_date >= CURRENT_DATE - $1 ORDER BY l.lead_date, l.lead_id"
+                " OFFSET $2 LIMIT 1",
+                {pg::p_int4(a.days_back), pg::p_int8(room - 1)}, true);
+            bdate = spi.get_text(0, 0);
+            bid = spi.get_int8(0, 1);
+        }
+        if (recent > 0) {
+            spi.exec(
+                "SELECT s.lead_id FROM canon.identity_lead_state s"
+                " WHERE s.stage <> 'DONE' AND s.lead_date >= CURRENT_DATE - $1"
+                "   AND ($2::date IS NULL OR (s.lead_date, s.lead_id) <= ($2::date, $3))"
+                " ORDER BY s.lead_date, s.lead_id",
+                {pg::p_int4(a.days_back), pg::p_text(bdate), pg::p_int8(bid)}, true);
+            for (uint64_t i = 0; i < spi.rows(); i++) sc.work.push_back(spi.get_int8(i, 0));
+        }
+        sc.processed += recent;
+    }
+    take(true);
+    return sc;
+}
+
+// ---- reading ---------------------------------------------------------------
+
+void load_work(Spi &spi, Matcher &m, const std::vector<int64_t> &ids, int64_t epoch) {
+    spi.exec(
+        "SELECT w.lead_id, l.lead_date::text, s.stage, s.outcome, w.fresh, li.person_key,"
+        "       EXISTS (SELECT 1 FROM canon.identity_links d WHERE d.source_table = 'drivers'"
+        "                  AND d.person_key = li.person_key),"
+        "       CASE WHEN NOT w.fresh THEN l.full_name END, CASE WHEN NOT w.fresh THEN l.phone END,"
+        "       CASE WHEN NOT w.fresh THEN l.license_number END,"
+        "       CASE WHEN NOT w.fresh THEN l.plate END"
+        "  FROM (SELECT u.lead_id, u.ord,"
+        "               coalesce(s0.stage IN ('NO_IDENTITY', 'NO_DRIVER') AND s0.checked_epoch = $2"
+        "                        AND s0.checked_on = CURRENT_DATE, false) AS fresh"
+        "          FROM unnest($1::bigint[]) WITH ORDINALITY u(lead_id, ord)"
+        "          LEFT JOIN canon.identity_lead_state s0 ON s0.lead_id = u.lead_id) w"
+        "  JOIN raw.module_ct_cabinet_leads l ON l.lead_id = w.lead_id"
+        "  LEFT JOIN canon.identity_lead_state s ON s.lead_id = w.lead_id"
+        "  LEFT JOIN canon.identity_links li"
+        "    ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = w.lead_id::text"
+        " ORDER BY w.ord",
+        {pg::p_int8_array(ids), pg::p_int8(epoch)}, true);
+    m.leads.reserve(spi.rows());
+    for (uint64_t i = 0; i < spi.rows(); i++) {
+        Lead l;
+        l.id = spi.get_int8(i, 0);
+        l.date = spi.get_text(i, 1);
+        l.stage = spi.get_text(i, 2).value_or("NEW");
+        l.prev_outcome = spi.get_text(i, 3).value_or("");
+        l.skipped = spi.get_bool(i, 4);
+        l.person = spi.get_int8(i, 5, 0);
+        if (l.person) m.persons[l.person].has_driver = spi.get_bool(i, 6);
+        if (!l.skipped) {
+            l.loaded = true;
+            l.raw = {spi.get_text(i, 7), spi.get_text(i, 8), spi.get_text(i, 9),
+                     spi.get_text(i, 10)};
+            l.keys = core::normalize_keys(l.raw);
+        }
+        m.leads.push_back(std::move(l));
+    }
+}
+
+// Raw fields of skipped unlinked leads, read only when the run changed something.
+void load_skipped_raw(Spi &spi, Matcher &m) {
+    std::vector<int64_t> ids;
+    std::map<int64_t, size_t> pos;
+    for (size_t i = 0; i < m.leads.size(); i++)
+        if (m.leads[i].skipped && !m.leads[i].person) {
+            ids.push_back(m.leads[i].id);
+            pos[m.leads[i].id] = i;
+        }
+    if (ids.empty()) return;
+    spi.exec(
+        "SELECT l.lead_id, l.full_name, l.phone, l.license_number, l.plate"
+        "  FROM raw.module_ct_cabinet_leads l WHERE l.lead_id = ANY($1)",
+        {pg::p_int8_array(ids)}, true);
+    for (uint64_t i = 0; i < spi.rows(); i++) {
+        Lead &l = m.leads[pos.at(spi.get_int8(i, 0))];
+        l.raw = {spi.get_text(i, 1), spi.get_text(i, 2), spi.get_text(i, 3), spi.get_text(i, 4)};
+        l.keys = core::normalize_keys(l.raw);
+        l.loaded = true;
+    }
+}
+
+int key_type_of(const std::string &t) {
+    for (int i = 0; i < 4; i++)
+        if (t == kKeyTypeNames[i]) return i;
+    return -1;
+}
+
+// One query: every stored person sharing a search key of `leads` (with all
+// its keys), plus the persons in `person_keys`.
+void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
+                  const std::vector<int64_t> &person_keys) {
+    std::vector<OptStr> types, values;
+    for (Lead *l : leads) {
+        for (const auto &kid : search_key_ids(l->keys)) {
+            if (m.identity_key_queried(kid)) continue;
+            m.mark_identity_queried(kid);
+            types.emplace_back(kKeyTypeNames[kid[0] - '0']);
+            values.emplace_back(kid.substr(1));
+        }
+    }
+    std::vector<int64_t> wanted;
+    for (int64_t p : person_keys)
+        if (!is_temp_person(p)) wanted.push_back(p);
+    if (types.empty() && wanted.empty()) return;
+    spi.exec(
+        "WITH q AS (SELECT * FROM unnest($1::text[], $2::text[]) AS q(t, v)),"
+        " p AS (SELECT k.person_key FROM q JOIN canon.identity_keys k"
+        "         ON k.key_type = q.t AND k.key_value = q.v"
+        "       UNION SELECT unnest($3::bigint[]))"
+        " SELECT p.person_key, k.key_type, k.key_value,"
+        "        EXISTS (SELECT 1 FROM canon.identity_links d WHERE d.source_table = 'drivers'"
+        "                   AND d.person_key = p.person_key)"
+        "   FROM p LEFT JOIN canon.identity_keys k ON k.person_key = p.person_key",
+        {pg::p_text_array(types), pg::p_text_array(values), pg::p_int8_array(wanted)}, true);
+    for (uint64_t i = 0; i < spi.rows(); i++) {
+        int64_t p = spi.get_int8(i, 0);
+        Person &person = m.persons[p];
+        if (m.loaded_persons.insert(p).second) person.has_driver |= spi.get_bool(i, 3);
+        auto t = spi.get_text(i, 1);
+        auto v = spi.get_text(i, 2);
+        if (t && v && key_type_of(*t) >= 0) m.add_stored_key(p, key_type_of(*t), *v);
+    }
+}
+
+// One query: raw.drivers rows sharing a not yet queried search key of `persons`.
+void load_drivers(Spi &spi, Matcher &m, const std::vector<int64_t> &persons) {
+    std::vector<OptStr> phones, licenses, plates;
+    for (int64_t p : persons) {
+        const auto &k = m.persons.at(p).keys;
+        const std::vector<std::string> *vals[3] = {&k.phones, &k.licenses, &k.plates};
+        std::vector<OptStr> *outs[3] = {&phones, &licenses, &plates};
+        for (int t = 0; t < 3; t++)
+            for (const auto &v : *vals[t]) {
+                auto kid = key_id(t, v);
+                if (m.driver_key_queried(kid)) continue;
+                m.mark_driver_queried(kid);
+                outs[t]->emplace_back(v);
+            }
+    }
+    if (phones.empty() && licenses.empty() && plates.empty()) return;
+    spi.exec(
+        "SELECT d.driver_id, d.full_name, d.phone, d.license_number, d.plate, il.person_key"
+        "  FROM raw.drivers d"
+        "  LEFT JOIN canon.identity_links il"
+        "    ON il.source_table = 'drivers' AND il.source_pk = d.driver_id"
+        " WHERE ct4.normalize_phone(d.phone) = ANY($1)"
+        "    OR pg_catalog.\"left\"(ct4.normalize_license(d.license_number), 64) = ANY($2)"
+        "    OR pg_catalog.\"left\"(ct4.normalize_plate(d.plate), 64) = ANY($3)",
+        {pg::p_text_array(phones), pg::p_text_array(licenses), pg::p_text_array(plates)}, true);
+    for (uint64_t i = 0; i < spi.rows(); i++) {
+        Driver d;
+        d.id = spi.get_text(i, 0).value_or("");
+        core::RawFields raw{spi.get_text(i, 1), spi.get_text(i, 2), spi.get_text(i, 3),
+                            spi.get_text(i, 4)};
+        d.keys = core::normalize_keys(raw);
+        d.linked_person = spi.get_int8(i, 5, 0);
+        m.add_driver(std::move(d));
+    }
+}
+
+// ---- deciding --------------------------------------------------------------
+
+struct Counts {
+    int64_t processed = 0, newly_linked = 0, newly_driver_mapped = 0, still_no_candidates = 0,
+            conflicts = 0, errors = 0;
+    jobs::Counters list() const {
+        return {{"processed", processed},
+                {"newly_linked", newly_linked},
+                {"newly_driver_mapped", newly_driver_mapped},
+                {"still_no_candidates", still_no_candidates},
+                {"conflicts", conflicts},
+                {"errors", errors}};
+    }
+};
+
+void eval_lead(Matcher &m, Lead &l, Counts &c) {
+    try {
+        m.eval_identity(l);
+    } catch (const pg::PgError &) {
+        throw;
+    } catch (const std::exception &) {
+        l.error = true;  // one bad row never aborts the run
+        c.errors++;
+    }
+}
+
+// Identity of every stale unlinked lead in `batch`, after one candidate query.
+void identity_batch(Spi &spi, Matcher &m, const std::vector<Lead *> &batch, Counts &c) {
+    std::vector<Lead *> need;
+    std::vector<int64_t> persons;
+    for (Lead *l : batch) {
+        if (!l->loaded) continue;
+        if (!l->person)
+            need.push_back(l);
+        else if (!m.loaded_persons.count(l->person))
+            persons.push_back(l->person);
+    }
+    load_persons(spi, m, need, persons);
+    for (Lead *l : need)
+        if (m.identity_stale(*l)) eval_lead(m, *l, c);
+}
+
+// Driver step of every due person of the leads, one driver query per batch.
+bool driver_pass(Spi &spi, Matcher &m) {
+    std::vector<int64_t> due;
+    for (const Lead &l : m.leads)
+        if (l.person && !l.skipped && m.driver_step_due(l.person)) due.push_back(l.person);
+    std::sort(due.begin(), due.end());  // person order: deterministic across runs
+    due.erase(std::unique(due.begin(), due.end()), due.end());
+    if (due.empty()) return false;
+    for (size_t i = 0; i < due.size(); i += kBatch) {
+        std::vector<int64_t> part(due.begin() + i, due.begin() + std::min(due.size(), i + kBatch));
+        load_drivers(spi, m, part);
+        for (int64_t p : part)
+            if (m.driver_step_due(p)) m.eval_driver(p);
+    }
+    return true;
+}
+
+// ---- writing ---------------------------------------------------------------
+
+struct LeadOutcome {
+    std::string stage, outcome;
+    OptStr unmatched_code, details;
+};
+
+const char *lead_unmatched_code(Decision d) {
+    return core::decision_code(d);
+}
+
+}  // namespace
+
+Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
+    Args a = read_args(fcinfo);
+    pg::RowSink sink(fcinfo);
+    Spi spi;
+    jobs::JobRun run(spi, "reconcile_leads_pipeline", args_json(a), {kLeads});
+    Counts c;
+    OptStr jit;
+    auto put_result = [&](const char *status) {
+        if (jit) spi.exec("SELECT pg_catalog.set_config('jit', $1, true)", {pg::p_text(jit)});
+        run.finish(status, c.list());
+        double ms = run.elapsed_ms();
+        auto i4 = [](int64_t v) { return pg::OutCol{Int32GetDatum((int32_t)v), false}; };
+        Datum st = pg::guarded([&] { return PointerGetDatum(cstring_to_text(status)); });
+        sink.put_row({{Int64GetDatum(run.run_id()), false},
+                      {st, false},
+                      i4(c.processed),
+                      i4(c.newly_linked),
+                      i4(c.newly_driver_mapped),
+                      i4(c.still_no_candidates),
+                      i4(c.conflicts),
+                      i4(c.errors),
+                      {Float8GetDatum(ms), false}});
+    };
+    if (!run.try_lock()) {
+        put_result("SKIPPED_LOCKED");
+        return (Datum)0;
+    }
+    // Many small planned statements: JIT compilation would cost more than
+    // they run (about 0.5 s per batch query). Off for the run, restored after.
+    jit = spi.scalar_text("SELECT pg_catalog.current_setting('jit')");
+    spi.exec("SELECT pg_catalog.set_config('jit', 'off', true)");
+    Matcher m(read_settings(spi));
+    int64_t epoch =
+        spi.scalar_int8("SELECT coalesce((SELECT e.epoch FROM canon.identity_epoch e), 0)")
+            .value_or(0);
+
+    Scope scope = compute_scope(spi, a);
+    c.processed = scope.processed;
+    load_work(spi, m, scope.work, epoch);
+    int64_t base_done = scope.processed - (int64_t)m.leads.size();
+
+    // Pass 1: identity, oldest lead first, a batch of leads per query.
+    for (size_t i = 0; i < m.leads.size(); i += kBatch) {
+        std::vector<Lead *> batch;
+        for (size_t j = i; j < std::min(m.leads.size(), i + kBatch); j++)
+            batch.push_back(&m.leads[j]);
+        identity_batch(spi, m, batch, c);
+        run.progress(base_done + (int64_t)std::min(m.leads.size(), i + kBatch), scope.processed,
+                     c.list());
+    }
+    // Then drivers, then whatever the run's own links made stale, until stable.
+    bool skipped_loaded = false;
+    for (int round = 0; round < kMaxRounds; round++) {
+        bool moved = driver_pass(spi, m);
+        if (m.changed() && !skipped_loaded) {
+            load_skipped_raw(spi, m);
+            skipped_loaded = true;
+        }
+        std::vector<Lead *> stale;
+        if (m.changed()) {
+            std::vector<Lead *> skipped;
+            for (Lead &l : m.leads)
+                if (l.skipped && l.loaded && !l.person) skipped.push_back(&l);
+            load_persons(spi, m, skipped, {});
+            for (Lead *l : skipped)
+                if (m.touched_by_run(*l)) l->skipped = false;  // re-decide it below
+        }
+        for (Lead &l : m.leads)
+            if (!l.skipped && l.loaded && m.identity_stale(l)) stale.push_back(&l);
+        for (size_t i = 0; i < stale.size(); i += kBatch) {
+            std::vector<Lead *> part(stale.begin() + i,
+                                     stale.begin() + std::min(stale.size(), i + kBatch));
+            identity_batch(spi, m, part, c);
+        }
+        if (!moved && stale.empty()) break;
+    }
+    // A skipped linked lead whose person this run re-decided shares that result.
+    for (Lead &l : m.leads)
+        if (l.skipped && l.person && m.driver_results.count(l.person)) l.skipped = false;
+
+    // Outcomes and counters.
+    std::vector<LeadOutcome> out(m.leads.size());
+    for (size_t i = 0; i < m.leads.size(); i++) {
+        Lead &l = m.leads[i];
+        LeadOutcome &o = out[i];
+        if (l.error) continue;
+        if (l.skipped) {
+            const std::string &p = l.prev_outcome;
+            if (p == "NO_CANDIDATES" || p == "INVALID_DATA")
+                c.still_no_candidates++;
+            else if (p == "AMBIGUOUS" || p == "WEAK_MATCH" || p.rfind("DRIVER_", 0) == 0)
+                c.conflicts++;
+            continue;
+        }
+        if (l.linked_now) c.newly_linked++;
+        if (!l.person) {
+            o.stage = "NO_IDENTITY";
+            o.outcome = lead_unmatched_code(l.decision);
+            o.unmatched_code = o.outcome;
+            if (l.decision == Decision::NoCandidates || l.decision == Decision::InvalidData)
+                c.still_no_candidates++;
+            else
+                c.conflicts++;
+            continue;
+        }
+        const Person &p = m.persons.at(l.person);
+        auto r = m.driver_results.find(l.person);
+        if (p.has_driver) {
+            o.stage = "DONE";
+            o.outcome = "LINKED";
+        } else {
+            o.stage = "NO_DRIVER";
+            o.outcome = "NONE";
+            if (r != m.driver_results.end() && r->second.decision != Decision::NoCandidates) {
+                const DriverResult &d = r->second;
+                o.outcome = d.conflict                          ? "DRIVER_CONFLICT"
+                            : d.decision == Decision::Ambiguous ? "DRIVER_AMBIGUOUS"
+                                                                : "DRIVER_WEAK_MATCH";
+                o.unmatched_code = o.outcome;
+                c.conflicts++;
+            }
+        }
+    }
+    c.newly_driver_mapped = (int64_t)m.new_driver_links.size();
+
+    if (a.dry_run) {
+        put_result("DRY_RUN");
+        return (Datum)0;
+    }
+
+    // Real keys of the persons this run made, in creation order.
+    std::vector<int64_t> new_keys_of;
+    if (m.new_person_count > 0) {
+        spi.exec(
+            "INSERT INTO canon.persons (created_by_run)"
+            " SELECT $1 FROM pg_catalog.generate_series(1, $2) RETURNING person_key",
+            {pg::p_int8(run.run_id()), pg::p_int8(m.new_person_count)});
+        for (uint64_t i = 0; i < spi.rows(); i++) new_keys_of.push_back(spi.get_int8(i, 0));
+        std::sort(new_keys_of.begin(), new_keys_of.end());
+    }
+    PersonKeyOf real = [&](int64_t p) {
+        return is_temp_person(p) ? new_keys_of.at((size_t)(p - kTempPersonBase - 1)) : p;
+    };
+
+    // Links: leads, then drivers.
+    std::vector<OptStr> l_table, l_pk, l_person, l_rule, l_score, l_ev;
+    auto add_link = [&](const char *t, const std::string &pk, int64_t person,
+                        const std::string &rule, OptStr score, std::string ev) {
+        l_table.emplace_back(t);
+        l_pk.emplace_back(pk);
+        l_person.emplace_back(std::to_string(real(person)));
+        l_rule.emplace_back(rule);
+        l_score.push_back(std::move(score));
+        l_ev.emplace_back(std::move(ev));
+    };
+    for (const Lead &l : m.leads) {
+        if (!l.linked_now || l.error) continue;
+        if (l.new_person)
+            add_link(kLeads, std::to_string(l.id), l.person, "NEW_PERSON", std::nullopt,
+                     lead_link_evidence(m, l, real));
+        else
+            add_link(kLeads, std::to_string(l.id), l.person, core::match_rule(l.ranked[0].score),
+                     std::to_string(l.ranked[0].score.total), lead_link_evidence(m, l, real));
+    }
+    std::vector<int64_t> driver_persons;
+    for (int64_t p : m.new_driver_links) {
+        const DriverResult &r = m.driver_results.at(p);
+        const Driver &d = m.drivers[(size_t)r.ranked[0].index];
+        add_link("drivers", d.id, p, core::match_rule(r.ranked[0].score),
+                 std::to_string(r.ranked[0].score.total), driver_link_evidence(m, p, r, real));
+        driver_persons.push_back(real(p));
+    }
+    if (!l_pk.empty()) {
+        spi.exec(
+            "INSERT INTO canon.identity_links"
+            " (source_table, source_pk, person_key, match_rule, match_score, evidence, linked_at, "
+            "run_id)"
+            " SELECT u.t, u.pk, u.person::bigint, u.rule, u.score::real, u.ev::jsonb, "
+            "pg_catalog.now(), $1"
+            "   FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])"
+            "        AS u(t, pk, person, rule, score, ev)",
+            {pg::p_int8(run.run_id()), pg::p_text_array(l_table), pg::p_text_array(l_pk),
+             pg::p_text_array(l_person), pg::p_text_array(l_rule), pg::p_text_array(l_score),
+             pg::p_text_array(l_ev)});
+    }
+    // Normalized keys of every row linked in this run.
+    if (!m.new_keys.empty()) {
+        std::vector<OptStr> k_person, k_type, k_value, k_table, k_pk;
+        for (const NewKey &k : m.new_keys) {
+            k_person.emplace_back(std::to_string(real(k.person)));
+            k_type.emplace_back(kKeyTypeNames[k.type]);
+            k_value.emplace_back(k.value);
+            k_table.emplace_back(k.source_table);
+            k_pk.emplace_back(k.source_pk);
+        }
+        spi.exec(
+            "INSERT INTO canon.identity_keys (person_key, key_type, key_value, source_table, "
+            "source_pk)"
+            " SELECT u.p::bigint, u.t, u.v, u.st, u.pk"
+            "   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(p, t, "
+            "v, st, pk)"
+            " ON CONFLICT DO NOTHING",
+            {pg::p_text_array(k_person), pg::p_text_array(k_type), pg::p_text_array(k_value),
+             pg::p_text_array(k_table), pg::p_text_array(k_pk)});
+    }
+    // Today's unmatched rows: refreshed in place, and removed for leads that
+    // no longer have an unmatched outcome.
+    std::vector<OptStr> u_pk, u_code, u_det, cleared;
+    for (size_t i = 0; i < m.leads.size(); i++) {
+        const Lead &l = m.leads[i];
+        if (l.error || l.skipped) continue;
+        if (!out[i].unmatched_code) {
+            cleared.emplace_back(std::to_string(l.id));
+            continue;
+        }
+        u_pk.emplace_back(std::to_string(l.id));
+        u_code.push_back(out[i].unmatched_code);
+        u_det.emplace_back(
+            l.person ? driver_unmatched_details(m, l.person, m.driver_results.at(l.person), real)
+                     : lead_unmatched_details(m, l, real));
+    }
+    if (!u_pk.empty())
+        spi.exec(
+            "INSERT INTO canon.identity_unmatched AS x"
+            " (source_table, source_pk, reason_code, details, snapshot_date, run_id)"
+            " SELECT 'module_ct_cabinet_leads', u.pk, u.code, u.det::jsonb, CURRENT_DATE, $1"
+            "   FROM unnest($2::text[], $3::text[], $4::text[]) AS u(pk, code, det)"
+            " ON CONFLICT (source_table, source_pk, snapshot_date) DO UPDATE"
+            "   SET reason_code = EXCLUDED.reason_code, details = EXCLUDED.details,"
+            "       run_id = EXCLUDED.run_id"
+            " WHERE (x.reason_code, x.details) IS DISTINCT FROM (EXCLUDED.reason_code, "
+            "EXCLUDED.details)",
+            {pg::p_int8(run.run_id()), pg::p_text_array(u_pk), pg::p_text_array(u_code),
+             pg::p_text_array(u_det)});
+    if (!cleared.empty())
+        spi.exec(
+            "DELETE FROM canon.identity_unmatched x WHERE x.source_table = "
+            "'module_ct_cabinet_leads'"
+            "   AND x.snapshot_date = CURRENT_DATE AND x.source_pk = ANY($1)",
+            {pg::p_text_array(cleared)});
+
+    // The run's own links move the epoch; a run whose epoch moved under it
+    // (raw.drivers changed meanwhile) stamps the old one, so its leads are
+    // checked again next time.
+    int64_t stamp = epoch;
+    if (!l_pk.empty()) {
+        auto e = spi.scalar_int8(
+            "INSERT INTO canon.identity_epoch AS e (id, epoch) VALUES (true, 1)"
+            " ON CONFLICT (id) DO UPDATE SET epoch = e.epoch + 1 RETURNING e.epoch");
+        if (e && *e == epoch + 1) stamp = *e;
+    }
+    std::vector<OptStr> s_id, s_date, s_stage, s_outcome;
+    for (size_t i = 0; i < m.leads.size(); i++) {
+        const Lead &l = m.leads[i];
+        if (l.error || l.skipped) continue;
+        s_id.emplace_back(std::to_string(l.id));
+        s_date.push_back(l.date);
+        s_stage.emplace_back(out[i].stage);
+        s_outcome.emplace_back(out[i].outcome);
+    }
+    if (!s_id.empty())
+        spi.exec(
+            "INSERT INTO canon.identity_lead_state AS s"
+            " (lead_id, lead_date, stage, outcome, checked_epoch, checked_on)"
+            " SELECT u.id::bigint, u.d::date, u.st, u.o, $1, CURRENT_DATE"
+            "   FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, d, st, o)"
+            " ON CONFLICT (lead_id) DO UPDATE"
+            "   SET stage = EXCLUDED.stage, outcome = EXCLUDED.outcome,"
+            "       checked_epoch = EXCLUDED.checked_epoch, checked_on = EXCLUDED.checked_on"
+            " WHERE (s.stage, s.outcome, s.checked_epoch, s.checked_on) IS DISTINCT FROM"
+            "       (EXCLUDED.stage, EXCLUDED.outcome, EXCLUDED.checked_epoch, "
+            "EXCLUDED.checked_on)",
+            {pg::p_int8(stamp), pg::p_text_array(s_id), pg::p_text_array(s_date),
+             pg::p_text_array(s_stage), pg::p_text_array(s_outcome)});
+    // Every lead of a person that got its driver is done, in scope or not.
+    if (!driver_persons.empty())
+        spi.exec(
+            "UPDATE canon.identity_lead_state s SET stage = 'DONE', outcome = 'LINKED'"
+            "  FROM canon.identity_links il"
+            " WHERE il.source_table = 'module_ct_cabinet_leads' AND il.person_key = ANY($1)"
+            "   AND s.lead_id = il.source_pk::bigint AND s.stage <> 'DONE'",
+            {pg::p_int8_array(driver_persons)});
+
+    put_result("SUCCESS");
+    return (Datum)0;
+}
+
+}  // namespace ct4::identity
+
+CT4_FUNCTION(ct4_reconcile_leads_pipeline, ct4::identity::reconcile_leads_pipeline)
