@@ -1,0 +1,27 @@
+-- Normalizers of SPEC 4.2 as SQL functions (C++ in src/core/normalize.cpp,
+-- wrapped by src/sqlfn/normalize_fns.cpp). IMMUTABLE and PARALLEL SAFE, so
+-- they can be used in indexes and parallel plans; STRICT: NULL in, NULL out.
+CREATE FUNCTION ct4.normalize_phone(text) RETURNS text
+    AS 'MODULE_PATHNAME', 'ct4_normalize_phone' LANGUAGE C IMMUTABLE PARALLEL SAFE STRICT;
+COMMENT ON FUNCTION ct4.normalize_phone(text) IS
+    'Digits only, leading 00 dropped, 9 digits get country code 51; 11..15 digits or NULL';
+
+CREATE FUNCTION ct4.normalize_license(text) RETURNS text
+    AS 'MODULE_PATHNAME', 'ct4_normalize_license' LANGUAGE C IMMUTABLE PARALLEL SAFE STRICT;
+COMMENT ON FUNCTION ct4.normalize_license(text) IS
+    'Upper-case A-Z0-9 with O read as 0 and I as 1; fewer than 5 characters is NULL';
+
+CREATE FUNCTION ct4.normalize_plate(text) RETURNS text
+    AS 'MODULE_PATHNAME', 'ct4_normalize_plate' LANGUAGE C IMMUTABLE PARALLEL SAFE STRICT;
+COMMENT ON FUNCTION ct4.normalize_plate(text) IS
+    'Upper-case A-Z0-9 with O read as 0 and I as 1; fewer than 5 characters is NULL';
+
+CREATE FUNCTION ct4.normalize_name(text) RETURNS text
+    AS 'MODULE_PATHNAME', 'ct4_normalize_name' LANGUAGE C IMMUTABLE PARALLEL SAFE STRICT;
+COMMENT ON FUNCTION ct4.normalize_name(text) IS
+    'Accents folded, lower-case, non-letters split tokens, tokens sorted and joined by one space; NULL when empty';
+
+CREATE FUNCTION ct4.name_similarity(text, text) RETURNS double precision
+    AS 'MODULE_PATHNAME', 'ct4_name_similarity' LANGUAGE C IMMUTABLE PARALLEL SAFE STRICT;
+COMMENT ON FUNCTION ct4.name_similarity(text, text) IS
+    'Jaro-Winkler on code points of the two normalized names; 0 when either is empty';

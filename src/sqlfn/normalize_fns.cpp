@@ -1,0 +1,49 @@
+// SQL wrappers of the pure normalizers in core/normalize.hpp (SPEC 4.2):
+// ct4.normalize_phone/license/plate/name(text) and ct4.name_similarity(text, text).
+// Declared STRICT, so arguments are never NULL here. They are called once per
+// row in bulk matching, so the text is read in place (no C-string copy).
+#include "core/normalize.hpp"
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "utils/builtins.h"
+}
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace {
+
+std::string_view text_arg(FunctionCallInfo fcinfo, int i) {
+    text *t = ct4::pg::guarded([&] { return PG_GETARG_TEXT_PP(i); });
+    return std::string_view(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+}
+
+Datum text_result(FunctionCallInfo fcinfo, const std::optional<std::string> &v) {
+    if (!v) {
+        fcinfo->isnull = true;
+        return (Datum)0;
+    }
+    const char *p = v->data();
+    int len = (int)v->size();
+    return ct4::pg::guarded([&] { return PointerGetDatum(cstring_to_text_with_len(p, len)); });
+}
+
+template <std::optional<std::string> (*Fn)(std::string_view)>
+Datum normalize_one(FunctionCallInfo fcinfo) {
+    return text_result(fcinfo, Fn(text_arg(fcinfo, 0)));
+}
+
+Datum name_similarity_fn(FunctionCallInfo fcinfo) {
+    double v = ct4::core::name_similarity(text_arg(fcinfo, 0), text_arg(fcinfo, 1));
+    return Float8GetDatum(v);
+}
+
+}  // namespace
+
+CT4_FUNCTION(ct4_normalize_phone, normalize_one<ct4::core::normalize_phone>)
+CT4_FUNCTION(ct4_normalize_license, normalize_one<ct4::core::normalize_license>)
+CT4_FUNCTION(ct4_normalize_plate, normalize_one<ct4::core::normalize_plate>)
+CT4_FUNCTION(ct4_normalize_name, normalize_one<ct4::core::normalize_name>)
+CT4_FUNCTION(ct4_name_similarity, name_similarity_fn)
