@@ -46,7 +46,7 @@ SELECT kind, n
     ('phone junk',              (SELECT count(*) FROM raw.module_ct_cabinet_leads WHERE phone = '123')),
     ('name with accents',       (SELECT count(*) FROM raw.module_ct_cabinet_leads WHERE full_name ~ '[áéíóúñÁÉÍÓÚÑ]')),
     ('name upper, family first',(SELECT count(*) FROM raw.module_ct_cabinet_leads WHERE full_name ~ '^[A-Z]+ [A-Z]+( [A-Z]+)?$')),
-    ('name with typo',          (SELECT count(*) FROM raw.module_ct_cabinet_leads l
+    ('lead name ~ driver name', (SELECT count(*) FROM raw.module_ct_cabinet_leads l
                                    JOIN raw.drivers d ON d.driver_id = 'drv_' || lpad(l.lead_id::text, 9, '0')
                                   WHERE ct4.name_similarity(l.full_name, d.full_name) BETWEEN 0.8 AND 0.99)),
     ('name non-Latin or emoji', (SELECT count(*) FROM raw.module_ct_cabinet_leads WHERE full_name ~ '[^\x01-\x7F]' AND full_name !~ '[áéíóúñÁÉÍÓÚÑ]')),
