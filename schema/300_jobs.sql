@@ -1,0 +1,116 @@
+-- Job framework (SPEC 5): the job registry, per-profile schedules and limits,
+-- and the state of what ct4.schedule() registered in pg_cron.
+
+-- One row per job. `command` is admin-defined SQL that ct4.run_job EXECUTEs
+-- (the job's default arguments live in it). Limits here are the defaults;
+-- a schedule profile may override them (ct4.job_schedules).
+CREATE TABLE ct4.jobs (
+    job_name    text PRIMARY KEY CHECK (job_name ~ '^[a-z][a-z0-9_]*$' AND job_name <> 'maintenance'),
+    command     text        NOT NULL CHECK (length(btrim(command)) > 0),
+    description text,
+    enabled     boolean     NOT NULL DEFAULT true,
+    max_runtime interval    NOT NULL DEFAULT '30 minutes' CHECK (max_runtime > '0'),
+    max_retries integer     NOT NULL DEFAULT 3 CHECK (max_retries BETWEEN 0 AND 100),
+    retry_delay interval    NOT NULL DEFAULT '10 minutes' CHECK (retry_delay >= '0')
+);
+INSERT INTO ct4.jobs (job_name, command, description, max_runtime) VALUES
+    ('reconcile_leads_pipeline', 'SELECT * FROM ct4.reconcile_leads_pipeline(30, 2000)',
+     'Identity matching: links leads to persons and persons to drivers', '10 minutes'),
+    ('reconcile_claims_14d', 'SELECT * FROM ct4.reconcile_claims_14d(21, 1000)',
+     'Files the claims that are missing although a milestone was reached', '30 minutes'),
+    ('check_limbo_alerts', 'SELECT * FROM ct4.check_limbo_alerts()',
+     'Compares limbo counts and job health with ct4.alert_rules, raises alerts', '5 minutes');
+
+-- Schedule profiles (seed 004's per-environment settings). `maintenance`
+-- is the schedule of ct4:maintenance (retries, pruning, DST re-registration).
+CREATE TABLE ct4.schedule_profiles (
+    profile     text PRIMARY KEY,
+    maintenance text NOT NULL,
+    description text
+);
+INSERT INTO ct4.schedule_profiles VALUES
+    ('development', '*/2 * * * *',  'Hourly jobs so that results show within the hour; maintenance every 2 min'),
+    ('staging',     '*/5 * * * *',  'Same cadence as production'),
+    ('production',  '*/5 * * * *',  'Seed values: leads every 15 min, claims 02:30, alerts 02:35'),
+    ('high_load',   '*/10 * * * *', 'Half the frequency, 5 retries');
+
+-- Per profile and job: the schedule (in the wall-clock time of the timezone
+-- given to ct4.schedule) and optional limit overrides (NULL = ct4.jobs').
+CREATE TABLE ct4.job_schedules (
+    profile     text NOT NULL REFERENCES ct4.schedule_profiles ON UPDATE CASCADE ON DELETE CASCADE,
+    job_name    text NOT NULL REFERENCES ct4.jobs ON UPDATE CASCADE ON DELETE CASCADE,
+    schedule    text NOT NULL,
+    max_runtime interval CHECK (max_runtime > '0'),
+    max_retries integer CHECK (max_retries BETWEEN 0 AND 100),
+    retry_delay interval CHECK (retry_delay >= '0'),
+    PRIMARY KEY (profile, job_name)
+);
+INSERT INTO ct4.job_schedules (profile, job_name, schedule, max_runtime, max_retries) VALUES
+    ('development', 'reconcile_leads_pipeline', '0 * * * *',    NULL, NULL),
+    ('development', 'reconcile_claims_14d',     '30 * * * *',   NULL, NULL),
+    ('development', 'check_limbo_alerts',       '35 * * * *',   NULL, NULL),
+    ('staging',     'reconcile_leads_pipeline', '*/15 * * * *', NULL, NULL),
+    ('staging',     'reconcile_claims_14d',     '30 2 * * *',   NULL, NULL),
+    ('staging',     'check_limbo_alerts',       '35 2 * * *',   NULL, NULL),
+    ('production',  'reconcile_leads_pipeline', '*/15 * * * *', NULL, NULL),
+    ('production',  'reconcile_claims_14d',     '30 2 * * *',   NULL, NULL),
+    ('production',  'check_limbo_alerts',       '35 2 * * *',   NULL, NULL),
+    ('high_load',   'reconcile_leads_pipeline', '*/30 * * * *', '25 minutes', 5),
+    ('high_load',   'reconcile_claims_14d',     '30 2 * * *',   NULL, 5),
+    ('high_load',   'check_limbo_alerts',       '35 2 * * *',   NULL, 5);
+
+-- What ct4.schedule() registered: the active profile and zone, the zone's
+-- UTC offset when the cron lines were computed (ct4.maintenance re-registers
+-- when it changes: DST), and each pg_cron entry.
+CREATE TABLE ct4.schedule_state (
+    singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    profile      text        NOT NULL,
+    timezone     text        NOT NULL,
+    utc_offset   integer     NOT NULL,   -- seconds, local = UTC + offset
+    scheduled_at timestamptz NOT NULL
+);
+CREATE TABLE ct4.scheduled_jobs (
+    jobname        text PRIMARY KEY,      -- pg_cron entry name: ct4:<job_name> | ct4:maintenance
+    job_name       text,                  -- NULL for ct4:maintenance
+    local_schedule text        NOT NULL,
+    utc_schedule   text        NOT NULL,
+    command        text        NOT NULL,
+    registered_at  timestamptz NOT NULL
+);
+
+-- Config tables with default rows are dumped; a restore replaces the default
+-- row of the same key (see ct4._config_row_replaces).
+CREATE TRIGGER jobs_replace BEFORE INSERT ON ct4.jobs
+    FOR EACH ROW EXECUTE FUNCTION ct4._config_row_replaces('job_name');
+CREATE TRIGGER schedule_profiles_replace BEFORE INSERT ON ct4.schedule_profiles
+    FOR EACH ROW EXECUTE FUNCTION ct4._config_row_replaces('profile');
+
+CREATE FUNCTION ct4._job_schedules_replace() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM ct4.job_schedules s WHERE s.profile = NEW.profile AND s.job_name = NEW.job_name;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER job_schedules_replace BEFORE INSERT ON ct4.job_schedules
+    FOR EACH ROW EXECUTE FUNCTION ct4._job_schedules_replace();
+
+SELECT pg_catalog.pg_extension_config_dump('ct4.jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('ct4.schedule_profiles', '');
+SELECT pg_catalog.pg_extension_config_dump('ct4.job_schedules', '');
+SELECT pg_catalog.pg_extension_config_dump('ct4.schedule_state', '');
+SELECT pg_catalog.pg_extension_config_dump('ct4.scheduled_jobs', '');
+
+INSERT INTO ct4.settings (name, value, description) VALUES
+    ('history_keep', '30 days', 'How long ct4.maintenance keeps finished runs and resolved alerts (ct4.prune_history)');
+
+-- The limits in force for a job: the active profile's overrides, else the job's.
+CREATE FUNCTION ct4._job_limits(p_job text,
+    OUT max_runtime interval, OUT max_retries integer, OUT retry_delay interval)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce(s.max_runtime, j.max_runtime), coalesce(s.max_retries, j.max_retries),
+           coalesce(s.retry_delay, j.retry_delay)
+      FROM ct4.jobs j
+      LEFT JOIN ct4.schedule_state st ON true
+      LEFT JOIN ct4.job_schedules s ON s.profile = st.profile AND s.job_name = j.job_name
+     WHERE j.job_name = p_job
+$$;

@@ -1,0 +1,195 @@
+-- Scheduling on pg_cron 1.4 (SPEC 5). pg_cron lives in one database only
+-- (cron.database_name) and ct4_jobs installs in any, so nothing here depends
+-- on it at install time: it is detected at run time and every cron.* call is
+-- dynamic, parameterized SQL.
+
+-- The cron evaluator (C++ over src/core/cron.cpp).
+CREATE FUNCTION ct4.cron_next(expr text, after timestamptz DEFAULT now()) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'ct4_cron_next' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION ct4.cron_interval(expr text, after timestamptz DEFAULT now()) RETURNS interval
+    AS 'MODULE_PATHNAME', 'ct4_cron_interval' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION ct4.cron_local_to_utc(expr text, utc_offset_seconds integer) RETURNS text
+    AS 'MODULE_PATHNAME', 'ct4_cron_local_to_utc' LANGUAGE C IMMUTABLE STRICT;
+
+-- UTC offset in seconds of `timezone` at `at` (local = UTC + offset).
+-- An unknown zone is 22023 naming the argument.
+CREATE FUNCTION ct4._zone_offset(timezone text, at timestamptz) RETURNS integer
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF timezone IS NULL THEN
+        RAISE EXCEPTION 'timezone must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_timezone_names WHERE name = timezone)
+       AND NOT EXISTS (SELECT 1 FROM pg_timezone_abbrevs WHERE abbrev = upper(timezone)) THEN
+        RAISE EXCEPTION 'timezone "%" is not a known time zone', timezone USING ERRCODE = '22023',
+            HINT = 'Use a name from pg_timezone_names, e.g. ''America/Lima''.';
+    END IF;
+    RETURN extract(epoch FROM (at AT TIME ZONE timezone) - (at AT TIME ZONE 'UTC'))::integer;
+END $$;
+
+-- What ct4.schedule(profile, timezone) registers at as_of: one entry per
+-- enabled job plus ct4:maintenance, local times converted to pg_cron's GMT
+-- with the zone's offset in force at as_of. Needs no pg_cron.
+CREATE FUNCTION ct4.schedule_plan(profile text DEFAULT 'production', timezone text DEFAULT 'UTC',
+                                  as_of timestamptz DEFAULT now())
+RETURNS TABLE(jobname text, job_name text, local_schedule text, utc_schedule text, command text)
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE off integer;
+BEGIN
+    IF profile IS NULL THEN
+        RAISE EXCEPTION 'profile must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM ct4.schedule_profiles p WHERE p.profile = schedule_plan.profile) THEN
+        RAISE EXCEPTION 'profile "%" is not a schedule profile', profile USING ERRCODE = '22023',
+            HINT = 'Profiles: SELECT profile FROM ct4.schedule_profiles (development, staging, production, high_load).';
+    END IF;
+    off := ct4._zone_offset(timezone, as_of);
+    RETURN QUERY
+    SELECT 'ct4:' || s.job_name, s.job_name, s.schedule, ct4.cron_local_to_utc(s.schedule, off),
+           format('CALL ct4.run_job(%L)', s.job_name)
+      FROM ct4.job_schedules s JOIN ct4.jobs j ON j.job_name = s.job_name
+     WHERE s.profile = schedule_plan.profile AND j.enabled
+    UNION ALL
+    SELECT 'ct4:maintenance', NULL, p.maintenance, ct4.cron_local_to_utc(p.maintenance, off),
+           'CALL ct4.maintenance()'
+      FROM ct4.schedule_profiles p WHERE p.profile = schedule_plan.profile
+     ORDER BY 1;
+END $$;
+
+-- Whether pg_cron is usable here; else a clear error (SQLSTATE 55000).
+CREATE FUNCTION ct4._require_pg_cron() RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron')
+       OR to_regnamespace('cron') IS NULL THEN
+        RAISE EXCEPTION 'pg_cron is not installed in database "%"', current_database()
+            USING ERRCODE = '55000',
+            DETAIL = format('cron.database_name is %s. pg_cron 1.4 schedules jobs only in that database.',
+                            coalesce(quote_literal(current_setting('cron.database_name', true)), 'not set')),
+            HINT = 'Install ct4_jobs in the database named by cron.database_name and run CREATE EXTENSION pg_cron there '
+                   '(pg_cron must be in shared_preload_libraries). Without pg_cron, run jobs with CALL ct4.run_job(...).';
+    END IF;
+END $$;
+
+-- Makes pg_cron's ct4:* entries equal to schedule_plan(profile, timezone,
+-- as_of): adds and updates what differs, removes ct4:* entries not in the
+-- plan (disabled jobs). Idempotent. Returns the plan.
+CREATE FUNCTION ct4._sync_schedule(p_profile text, p_timezone text, as_of timestamptz)
+RETURNS TABLE(jobname text, local_schedule text, utc_schedule text, command text)
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e   record;
+    jid bigint;
+BEGIN
+    PERFORM ct4._require_pg_cron();
+    CREATE TEMP TABLE IF NOT EXISTS _ct4_plan (LIKE ct4.scheduled_jobs) ON COMMIT DROP;
+    TRUNCATE _ct4_plan;
+    INSERT INTO _ct4_plan (jobname, job_name, local_schedule, utc_schedule, command, registered_at)
+    SELECT p.jobname, p.job_name, p.local_schedule, p.utc_schedule, p.command, as_of
+      FROM ct4.schedule_plan(p_profile, p_timezone, as_of) p;
+
+    -- Entries of ours that the plan no longer has.
+    FOR e IN EXECUTE 'SELECT jobname FROM cron.job WHERE jobname LIKE ''ct4:%'' AND jobname <> ALL ($1)'
+               USING (SELECT array_agg(p.jobname) FROM _ct4_plan p) LOOP
+        EXECUTE 'SELECT cron.unschedule($1)' USING e.jobname;
+    END LOOP;
+    -- New or changed entries (cron.schedule updates an entry of the same name).
+    FOR e IN EXECUTE
+        'SELECT p.jobname, p.utc_schedule, p.command FROM pg_temp._ct4_plan p
+          WHERE NOT EXISTS (SELECT 1 FROM cron.job c WHERE c.jobname = p.jobname AND c.schedule = p.utc_schedule
+                               AND c.command = p.command AND c.active AND c.database = current_database())' LOOP
+        EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO jid USING e.jobname, e.utc_schedule, e.command;
+        EXECUTE 'SELECT cron.alter_job($1, active => true)' USING jid;   -- an update keeps 'active'
+    END LOOP;
+
+    -- Keep registered_at of entries that stayed (the job stayed scheduled).
+    DELETE FROM ct4.scheduled_jobs s WHERE s.jobname NOT IN (SELECT p.jobname FROM _ct4_plan p);
+    INSERT INTO ct4.scheduled_jobs AS s
+    SELECT * FROM _ct4_plan
+    ON CONFLICT ON CONSTRAINT scheduled_jobs_pkey DO UPDATE
+       SET local_schedule = excluded.local_schedule, utc_schedule = excluded.utc_schedule,
+           command = excluded.command, job_name = excluded.job_name;
+    INSERT INTO ct4.schedule_state (profile, timezone, utc_offset, scheduled_at)
+    VALUES (p_profile, p_timezone, ct4._zone_offset(p_timezone, as_of), as_of)
+    ON CONFLICT (singleton) DO UPDATE
+       SET profile = excluded.profile, timezone = excluded.timezone, utc_offset = excluded.utc_offset,
+           scheduled_at = CASE WHEN ct4.schedule_state.profile = excluded.profile
+                                AND ct4.schedule_state.timezone = excluded.timezone
+                               THEN ct4.schedule_state.scheduled_at ELSE excluded.scheduled_at END;
+    RETURN QUERY SELECT p.jobname, p.local_schedule, p.utc_schedule, p.command FROM _ct4_plan p ORDER BY 1;
+END $$;
+
+CREATE FUNCTION ct4.schedule(profile text DEFAULT 'production', timezone text DEFAULT 'UTC')
+RETURNS TABLE(jobname text, local_schedule text, utc_schedule text, command text)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM ct4._sync_schedule(profile, timezone, now())
+$$;
+
+-- Removes every ct4:* pg_cron entry; returns how many.
+CREATE FUNCTION ct4.unschedule() RETURNS integer
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    e record;
+    n integer := 0;
+BEGIN
+    PERFORM ct4._require_pg_cron();
+    FOR e IN EXECUTE 'SELECT jobname FROM cron.job WHERE jobname LIKE ''ct4:%''' LOOP
+        EXECUTE 'SELECT cron.unschedule($1)' USING e.jobname;
+        n := n + 1;
+    END LOOP;
+    DELETE FROM ct4.scheduled_jobs;
+    DELETE FROM ct4.schedule_state;
+    RETURN n;
+END $$;
+
+-- Called by ct4.maintenance: when the active zone's UTC offset at as_of
+-- differs from the one the entries were computed with (a DST change),
+-- recomputes and re-registers them. Returns true when it did.
+CREATE FUNCTION ct4._schedule_dst_check(as_of timestamptz) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE st ct4.schedule_state;
+BEGIN
+    SELECT * INTO st FROM ct4.schedule_state;
+    IF NOT FOUND OR ct4._zone_offset(st.timezone, as_of) = st.utc_offset
+       OR to_regnamespace('cron') IS NULL THEN
+        RETURN false;
+    END IF;
+    RAISE NOTICE 'ct4: UTC offset of % changed from % s to % s; re-registering the schedule',
+        st.timezone, st.utc_offset, ct4._zone_offset(st.timezone, as_of);
+    PERFORM ct4._sync_schedule(st.profile, st.timezone, as_of);
+    RETURN true;
+END $$;
+
+-- Re-applies the active schedule after enable/disable (no-op when nothing is
+-- scheduled or pg_cron is absent here).
+CREATE FUNCTION ct4._resync_schedule() RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE st ct4.schedule_state;
+BEGIN
+    SELECT * INTO st FROM ct4.schedule_state;
+    IF FOUND AND to_regnamespace('cron') IS NOT NULL THEN
+        PERFORM ct4._sync_schedule(st.profile, st.timezone, now());
+    END IF;
+END $$;
+
+CREATE FUNCTION ct4._set_enabled(p_job text, p_enabled boolean) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF p_job IS NULL THEN
+        RAISE EXCEPTION 'name must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    UPDATE ct4.jobs SET enabled = p_enabled WHERE job_name = p_job;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'name "%" is not a registered job', p_job USING ERRCODE = '22023',
+            HINT = 'Registered jobs: SELECT job_name FROM ct4.jobs.';
+    END IF;
+    PERFORM ct4._resync_schedule();
+    RETURN p_enabled;
+END $$;
+
+-- Disabling removes the job's pg_cron entry (and stops its retries); it
+-- still runs by hand. Enabling registers it again with the active profile.
+CREATE FUNCTION ct4.enable_job(name text) RETURNS boolean
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$ SELECT ct4._set_enabled(name, true) $$;
+CREATE FUNCTION ct4.disable_job(name text) RETURNS boolean
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$ SELECT ct4._set_enabled(name, false) $$;

@@ -1,0 +1,220 @@
+-- Watching the jobs (SPEC 5): ct4.job_status, ct4.health(), ct4.metrics().
+
+-- Reading the view first marks runs whose backend died as CRASHED (in a
+-- read-write transaction); its status columns are computed live anyway.
+CREATE VIEW ct4.job_status AS
+WITH reaped AS MATERIALIZED (SELECT ct4._reap_crashed() AS n)
+SELECT j.job_name,
+       j.enabled,
+       s.local_schedule AS schedule,
+       coalesce(run.running, false) AS running,
+       last.run_id AS last_run_id,
+       last.started_at AS last_started_at,
+       last.status AS last_status,
+       CASE WHEN last.finished_at IS NOT NULL
+            THEN round((extract(epoch FROM last.finished_at - last.started_at) * 1000)::numeric, 3)::float8
+       END AS last_duration_ms,
+       ok.last_success_at,
+       CASE WHEN j.enabled AND s.utc_schedule IS NOT NULL THEN ct4.cron_next(s.utc_schedule, now()) END
+           AS next_run_at,
+       coalesce(agg.total_runs, 0) AS total_runs,
+       coalesce(agg.total_failures, 0) AS total_failures,
+       coalesce(cf.consecutive_failures, 0) AS consecutive_failures,
+       st.timezone AS schedule_timezone,
+       s.utc_schedule AS schedule_utc
+  FROM ct4.jobs j
+  CROSS JOIN reaped
+  LEFT JOIN ct4.schedule_state st ON true
+  LEFT JOIN ct4.scheduled_jobs s ON s.job_name = j.job_name
+  LEFT JOIN LATERAL (
+        SELECT r.run_id, r.started_at, r.finished_at,
+               ct4._live_status(r.status, r.backend_pid, r.started_at) AS status
+          FROM ct4.job_runs r WHERE r.job_name = j.job_name
+         ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) last ON true
+  LEFT JOIN LATERAL (
+        SELECT bool_or(ct4._backend_alive(r.backend_pid, r.started_at)) AS running
+          FROM ct4.job_runs r WHERE r.job_name = j.job_name AND r.status = 'RUNNING') run ON true
+  LEFT JOIN LATERAL (
+        SELECT max(r.started_at) AS last_success_at
+          FROM ct4.job_runs r WHERE r.job_name = j.job_name AND r.status IN ('SUCCESS', 'DRY_RUN')) ok ON true
+  LEFT JOIN LATERAL (
+        SELECT count(*) AS total_runs,
+               count(*) FILTER (WHERE ct4._live_status(r.status, r.backend_pid, r.started_at)
+                                      IN ('FAILED', 'CRASHED')) AS total_failures
+          FROM ct4.job_runs r WHERE r.job_name = j.job_name) agg ON true
+  LEFT JOIN LATERAL (
+        SELECT count(*) AS consecutive_failures
+          FROM ct4.job_runs r
+         WHERE r.job_name = j.job_name
+           AND ct4._live_status(r.status, r.backend_pid, r.started_at) IN ('FAILED', 'CRASHED')
+           AND r.started_at > coalesce(ok.last_success_at, '-infinity')) cf ON true;
+
+-- pg_cron's state: extension here, and its launcher process in the cluster.
+CREATE FUNCTION ct4._pg_cron_state(OUT installed boolean, OUT scheduler_running boolean)
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') AND to_regnamespace('cron') IS NOT NULL,
+           EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'pg_cron launcher')
+$$;
+
+-- healthy | degraded | unhealthy, with the reasons (see docs/operations.md):
+--   unhealthy: an open critical alert; a job whose retries are used up
+--              (consecutive failures > max_retries); scheduled but pg_cron's
+--              scheduler is not running.
+--   degraded:  pg_cron missing here or nothing scheduled (jobs run only by
+--              hand); a job whose last run failed (retry pending); an open
+--              warning alert.
+CREATE FUNCTION ct4.health() RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    cron     record;
+    bad      text[] := '{}';
+    warn     text[] := '{}';
+    jobs     jsonb;
+    alerts   jsonb;
+    r        record;
+    scheduled boolean := EXISTS (SELECT 1 FROM ct4.schedule_state);
+BEGIN
+    SELECT * INTO cron FROM ct4._pg_cron_state();
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'job_name', s.job_name, 'enabled', s.enabled, 'schedule', s.schedule,
+               'running', s.running, 'last_status', s.last_status, 'last_started_at', s.last_started_at,
+               'last_success_at', s.last_success_at, 'next_run_at', s.next_run_at,
+               'consecutive_failures', s.consecutive_failures, 'max_retries', lim.max_retries)
+               ORDER BY s.job_name), '[]')
+      INTO jobs
+      FROM ct4.job_status s CROSS JOIN LATERAL ct4._job_limits(s.job_name) lim;
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'event_id', e.event_id, 'rule_code', e.rule_code, 'severity', e.severity,
+               'metric_value', e.metric_value, 'threshold', e.threshold, 'message', e.message,
+               'raised_at', e.raised_at) ORDER BY e.event_id), '[]')
+      INTO alerts FROM ct4.alert_events e WHERE e.resolved_at IS NULL;
+
+    IF NOT cron.installed THEN
+        warn := warn || format('pg_cron is not installed in database %s: jobs run only by hand', current_database());
+    ELSIF NOT scheduled THEN
+        warn := warn || 'no schedule is registered: run SELECT ct4.schedule(...)'::text;
+    ELSIF NOT cron.scheduler_running THEN
+        bad := bad || 'jobs are scheduled but the pg_cron scheduler is not running'::text;
+    END IF;
+    FOR r IN SELECT x->>'job_name' AS job, (x->>'consecutive_failures')::int AS cf,
+                    (x->>'max_retries')::int AS mr, x->>'last_status' AS ls
+               FROM jsonb_array_elements(jobs) x
+              WHERE (x->>'consecutive_failures')::int > 0 LOOP
+        IF r.cf > r.mr THEN
+            bad := bad || format('job %s failed %s times in a row (retries used up)', r.job, r.cf);
+        ELSE
+            warn := warn || format('job %s: last run %s (%s consecutive failure(s), retry pending)', r.job, r.ls, r.cf);
+        END IF;
+    END LOOP;
+    FOR r IN SELECT x->>'severity' AS sev, x->>'rule_code' AS rule, x->>'message' AS msg
+               FROM jsonb_array_elements(alerts) x LOOP
+        IF r.sev = 'critical' THEN
+            bad := bad || format('open critical alert %s: %s', r.rule, r.msg);
+        ELSE
+            warn := warn || format('open %s alert %s: %s', r.sev, r.rule, r.msg);
+        END IF;
+    END LOOP;
+
+    RETURN jsonb_build_object(
+        'status', CASE WHEN cardinality(bad) > 0 THEN 'unhealthy'
+                       WHEN cardinality(warn) > 0 THEN 'degraded' ELSE 'healthy' END,
+        'reasons', to_jsonb(bad || warn),
+        'pg_cron', jsonb_build_object('installed', cron.installed, 'scheduler_running', cron.scheduler_running),
+        'jobs', jobs,
+        'open_alerts', alerts,
+        'checked_at', now());
+END $$;
+
+-- A Prometheus label value: backslash, double quote and newline escaped.
+CREATE FUNCTION ct4._prom_label(v text) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT '"' || replace(replace(replace(v, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n') || '"'
+$$;
+
+-- Prometheus text exposition format (version 0.0.4); every metric ct4_*.
+CREATE FUNCTION ct4.metrics() RETURNS text
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    out    text := '';
+    body   text;
+    cron   record;
+    stages text;
+BEGIN
+    PERFORM ct4._reap_crashed();
+    SELECT * INTO cron FROM ct4._pg_cron_state();
+
+    -- family(name, type, help, sample lines)
+    CREATE TEMP TABLE IF NOT EXISTS _ct4_samples (family text, ord int, line text) ON COMMIT DROP;
+    TRUNCATE _ct4_samples;
+
+    INSERT INTO _ct4_samples
+    SELECT 'ct4_job_runs_total', 1, format('ct4_job_runs_total{job=%s,status=%s} %s',
+               ct4._prom_label(r.job_name), ct4._prom_label(r.status), count(*))
+      FROM ct4.job_runs r GROUP BY r.job_name, r.status;
+    INSERT INTO _ct4_samples
+    SELECT 'ct4_job_failures_total', 1, format('ct4_job_failures_total{job=%s} %s',
+               ct4._prom_label(s.job_name), s.total_failures)
+      FROM ct4.job_status s;
+    INSERT INTO _ct4_samples
+    SELECT 'ct4_job_duration_seconds', x.ord, format('ct4_job_duration_seconds_%s{job=%s} %s',
+               x.k, ct4._prom_label(d.job_name), CASE x.k WHEN 'sum' THEN d.s::text ELSE d.c::text END)
+      FROM (SELECT r.job_name, count(*) AS c,
+                   round(coalesce(sum(extract(epoch FROM r.finished_at - r.started_at)), 0)::numeric, 6) AS s
+              FROM ct4.job_runs r WHERE r.finished_at IS NOT NULL AND r.status NOT IN ('SKIPPED_LOCKED')
+             GROUP BY r.job_name) d
+      CROSS JOIN (VALUES (1, 'sum'), (2, 'count')) x(ord, k);
+    INSERT INTO _ct4_samples
+    SELECT 'ct4_job_last_duration_seconds', 1, format('ct4_job_last_duration_seconds{job=%s} %s',
+               ct4._prom_label(s.job_name), round((s.last_duration_ms / 1000)::numeric, 6))
+      FROM ct4.job_status s WHERE s.last_duration_ms IS NOT NULL;
+    INSERT INTO _ct4_samples
+    SELECT 'ct4_job_last_success_timestamp_seconds', 1, format('ct4_job_last_success_timestamp_seconds{job=%s} %s',
+               ct4._prom_label(s.job_name), round(extract(epoch FROM s.last_success_at)::numeric, 3))
+      FROM ct4.job_status s WHERE s.last_success_at IS NOT NULL;
+    INSERT INTO _ct4_samples
+    SELECT 'ct4_job_running', 1, format('ct4_job_running{job=%s} %s', ct4._prom_label(s.job_name), s.running::int)
+      FROM ct4.job_status s;
+    INSERT INTO _ct4_samples
+    SELECT 'ct4_job_consecutive_failures', 1, format('ct4_job_consecutive_failures{job=%s} %s',
+               ct4._prom_label(s.job_name), s.consecutive_failures)
+      FROM ct4.job_status s;
+    INSERT INTO _ct4_samples
+    SELECT 'ct4_job_enabled', 1, format('ct4_job_enabled{job=%s} %s', ct4._prom_label(s.job_name), s.enabled::int)
+      FROM ct4.job_status s;
+    INSERT INTO _ct4_samples
+    SELECT 'ct4_alerts_open', 1, format('ct4_alerts_open{severity=%s} %s', ct4._prom_label(v.sev),
+               (SELECT count(*) FROM ct4.alert_events e WHERE e.resolved_at IS NULL AND e.severity = v.sev))
+      FROM (VALUES ('info'), ('warning'), ('critical')) v(sev);
+    INSERT INTO _ct4_samples VALUES
+        ('ct4_pg_cron_installed', 1, 'ct4_pg_cron_installed ' || cron.installed::int),
+        ('ct4_pg_cron_scheduler_running', 1, 'ct4_pg_cron_scheduler_running ' || cron.scheduler_running::int);
+    -- Limbo counts by stage, from the SPEC 3 view when it exists.
+    IF to_regclass('ops.v_cabinet_leads_limbo') IS NOT NULL THEN
+        EXECUTE $q$
+            INSERT INTO _ct4_samples
+            SELECT 'ct4_limbo_leads', 1, format('ct4_limbo_leads{stage=%s} %s', ct4._prom_label(v.stage),
+                       (SELECT count(*) FROM ops.v_cabinet_leads_limbo l WHERE l.limbo_stage = v.stage))
+              FROM (VALUES ('NO_IDENTITY'), ('NO_DRIVER'), ('NO_TRIPS_14D'), ('TRIPS_NO_CLAIM'), ('OK')) v(stage)
+        $q$;
+    END IF;
+
+    SELECT string_agg(h.head || s.lines, '' ORDER BY f.family) INTO out
+      FROM (SELECT family, string_agg(line || E'\n', '' ORDER BY ord, line) AS lines
+              FROM _ct4_samples GROUP BY family) s
+      JOIN (VALUES
+        ('ct4_job_runs_total', 'counter', 'Runs recorded in ct4.job_runs, by job and status.'),
+        ('ct4_job_failures_total', 'counter', 'Runs that ended FAILED or CRASHED, by job.'),
+        ('ct4_job_duration_seconds', 'summary', 'Wall-clock duration of finished runs, by job.'),
+        ('ct4_job_last_duration_seconds', 'gauge', 'Duration of the latest finished run, by job.'),
+        ('ct4_job_last_success_timestamp_seconds', 'gauge', 'Start time (Unix seconds) of the latest successful run, by job.'),
+        ('ct4_job_running', 'gauge', '1 while a run of the job is in progress.'),
+        ('ct4_job_consecutive_failures', 'gauge', 'Failed or crashed runs since the latest success, by job.'),
+        ('ct4_job_enabled', 'gauge', '1 when the job is enabled.'),
+        ('ct4_alerts_open', 'gauge', 'Alerts raised by the latest evaluation, by severity.'),
+        ('ct4_pg_cron_installed', 'gauge', '1 when pg_cron is installed in this database.'),
+        ('ct4_pg_cron_scheduler_running', 'gauge', '1 when the pg_cron launcher runs in the cluster.'),
+        ('ct4_limbo_leads', 'gauge', 'Leads by limbo stage (ops.v_cabinet_leads_limbo).')
+      ) f(family, type, help) ON f.family = s.family
+     CROSS JOIN LATERAL (SELECT format(E'# HELP %s %s\n# TYPE %s %s\n', f.family, f.help, f.family, f.type) AS head) h;
+    RETURN coalesce(out, '');
+END $$;

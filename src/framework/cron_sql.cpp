@@ -1,0 +1,91 @@
+// SQL wrappers of the pure cron evaluator (src/core/cron.hpp):
+// ct4.cron_next, ct4.cron_interval, ct4.cron_local_to_utc.
+#include "core/cron.hpp"
+#include "pg/args.hpp"
+#include "pg/guard.hpp"
+
+extern "C" {
+#include "datatype/timestamp.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+}
+
+#include <stdexcept>
+#include <string>
+
+namespace {
+
+constexpr int64_t kPgEpochOffset = 946684800;  // 2000-01-01 in Unix seconds
+
+int64_t to_unix(TimestampTz ts) {
+    int64_t s = ts / USECS_PER_SEC;
+    if (ts % USECS_PER_SEC < 0) s -= 1;  // floor
+    return s + kPgEpochOffset;
+}
+TimestampTz from_unix(int64_t s) {
+    return (s - kPgEpochOffset) * USECS_PER_SEC;
+}
+
+ct4::core::CronSchedule parse_arg(const std::string &expr) {
+    try {
+        return ct4::core::parse_cron(expr);
+    } catch (const std::invalid_argument &e) {
+        throw ct4::pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                             "expr is not a valid cron expression: " + std::string(e.what()),
+                             "expr: " + expr);
+    }
+}
+
+TimestampTz arg_ts(FunctionCallInfo fcinfo, int i, const char *name) {
+    ct4::pg::require_not_null(fcinfo, i, name);
+    TimestampTz t = PG_GETARG_TIMESTAMPTZ(i);
+    if (TIMESTAMP_NOT_FINITE(t))
+        throw ct4::pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                             std::string(name) + " must be finite");
+    return t;
+}
+
+Datum cron_next_sql(FunctionCallInfo fcinfo) {
+    auto sched = parse_arg(ct4::pg::arg_text(fcinfo, 0, "expr"));
+    auto next = ct4::core::cron_next(sched, to_unix(arg_ts(fcinfo, 1, "after")));
+    if (!next) {
+        fcinfo->isnull = true;
+        return (Datum)0;
+    }
+    return TimestampTzGetDatum(from_unix(*next));
+}
+
+Datum cron_interval_sql(FunctionCallInfo fcinfo) {
+    auto sched = parse_arg(ct4::pg::arg_text(fcinfo, 0, "expr"));
+    auto gap = ct4::core::cron_interval(sched, to_unix(arg_ts(fcinfo, 1, "after")));
+    if (!gap) {
+        fcinfo->isnull = true;
+        return (Datum)0;
+    }
+    Interval *iv = (Interval *)ct4::pg::guarded([] { return palloc0(sizeof(Interval)); });
+    iv->time = *gap * USECS_PER_SEC;
+    return IntervalPGetDatum(iv);
+}
+
+Datum cron_local_to_utc_sql(FunctionCallInfo fcinfo) {
+    std::string expr = ct4::pg::arg_text(fcinfo, 0, "expr");
+    int32_t off = ct4::pg::arg_int4(fcinfo, 1, "utc_offset_seconds");
+    std::string out;
+    try {
+        out = ct4::core::cron_local_to_utc(expr, off);
+    } catch (const std::invalid_argument &e) {
+        throw ct4::pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                             "expr cannot be converted to UTC: " + std::string(e.what()),
+                             "expr: " + expr + ", utc_offset_seconds: " + std::to_string(off),
+                             "Write the schedule so that it stays one cron line after the shift, "
+                             "or schedule in timezone 'UTC'.");
+    }
+    const char *s = out.c_str();
+    return ct4::pg::guarded([&] { return PointerGetDatum(cstring_to_text(s)); });
+}
+
+}  // namespace
+
+CT4_FUNCTION(ct4_cron_next, cron_next_sql)
+CT4_FUNCTION(ct4_cron_interval, cron_interval_sql)
+CT4_FUNCTION(ct4_cron_local_to_utc, cron_local_to_utc_sql)
