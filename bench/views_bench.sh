@@ -3,9 +3,8 @@
 #   PGHOST/PGPORT set (a running cluster with ct4_jobs installed);
 #   bench/views_bench.sh [leads]   (default 100000)
 # Creates database ct4_bench_views, generates demo data, links it with
-# test/fixtures/demo_ground_truth_links.sql, then runs each view's full scan
-# once (after a warm-up) and a naive per-lead correlated-subquery version of
-# the limbo trips count for comparison on a sample. Prints figures only.
+# test/fixtures/demo_ground_truth_links.sql, then times one full evaluation
+# of each view (the seeds' queries) and a per-driver look-up. Prints figures only.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n=${1:-100000}
