@@ -163,7 +163,9 @@ REVOKE ALL ON FUNCTION ct4.unlink(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_epoch_bump() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_leads_changed() FROM PUBLIC;
 
-SELECT pg_catalog.pg_extension_config_dump('canon.identity_epoch', '');
+-- A cache like identity_lead_state: the triggers on raw.drivers and
+-- ct4.settings recreate it while pg_restore loads those tables.
+SELECT pg_catalog.pg_extension_config_dump('canon.identity_epoch', 'WHERE false');
 -- A cache the triggers rebuild when pg_restore loads raw leads (every lead
 -- becomes NEW and is re-evaluated once): dump no rows, so restores never clash.
 SELECT pg_catalog.pg_extension_config_dump('canon.identity_lead_state', 'WHERE false');

@@ -69,5 +69,13 @@ for t in test/pgtap/*.sql; do
     [[ $name == *cron* ]] || psql -q -X -d postgres -c "DROP DATABASE \"$db\"" >/dev/null
 done
 
+echo "== dump/restore"
+test/dump_restore.sh >"$log/dump_restore.log" 2>&1
+p=$(grep -cE '^ *ok [0-9]+' "$log/dump_restore.log" || true)
+f=$(grep -cE '^ *not ok [0-9]+' "$log/dump_restore.log" || true)
+grep -qE '^1\.\.[0-9]+' "$log/dump_restore.log" || [ "$f" -gt 0 ] || f=1
+tally "$p" "$f"; echo "dump/restore: $p passed, $f failed"
+[ "$f" -eq 0 ] || grep -vE '^ *ok [0-9]+' "$log/dump_restore.log" | head -40
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
