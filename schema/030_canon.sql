@@ -25,14 +25,20 @@ CREATE UNIQUE INDEX identity_links_one_driver_per_person
 
 -- Normalized match keys of every linked source row, so that candidate
 -- look-ups are index scans (incremental: cost grows with rows in scope).
+-- A derived index of identity_links, written only by the identity job in the
+-- same transaction as its links and removed with them by ct4.unlink: one row
+-- per (source row, key type). Kept lean for the job's bulk inserts (about
+-- four rows per link): no 5-column text primary key and no foreign key
+-- (each cost more than the row itself); the job ignores a key whose person
+-- is gone, and emptying identity_links empties it (schema/100_identity.sql).
 CREATE TABLE canon.identity_keys (
-    person_key   bigint NOT NULL REFERENCES canon.persons,
+    person_key   bigint NOT NULL,
     key_type     text   NOT NULL CHECK (key_type IN ('phone', 'license', 'plate', 'name')),
     key_value    text   NOT NULL,
     source_table text   NOT NULL,
-    source_pk    text   NOT NULL,
-    PRIMARY KEY (key_type, key_value, person_key, source_table, source_pk)
+    source_pk    text   NOT NULL
 );
+CREATE INDEX identity_keys_value_idx ON canon.identity_keys (key_value, key_type);
 CREATE INDEX identity_keys_person_idx ON canon.identity_keys (person_key);
 
 CREATE TABLE canon.identity_unmatched (

@@ -91,6 +91,53 @@ CREATE TRIGGER leads_identity_state_del AFTER DELETE ON raw.module_ct_cabinet_le
 CREATE TRIGGER leads_identity_state_trunc AFTER TRUNCATE ON raw.module_ct_cabinet_leads
     FOR EACH STATEMENT EXECUTE FUNCTION ct4._identity_leads_changed();
 
+-- canon.identity_keys has no foreign key (schema/030_canon.sql): a TRUNCATE
+-- of the links (also one cascaded from canon.persons) takes their keys along.
+CREATE FUNCTION ct4._identity_links_truncated() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM canon.identity_keys;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER identity_links_truncate_keys AFTER TRUNCATE ON canon.identity_links
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._identity_links_truncated();
+
+-- The TRIPS_NO_CLAIM leads of ops.v_cabinet_leads_limbo, for the job's
+-- limbo scope: the first max_rows in lead order among the leads dated before
+-- before_date (NULL: any date) that sort before (bound_date, bound_id) (NULL:
+-- no bound). The view ranks every lead of every driver (its filters cannot be
+-- pushed below the window functions: ~18 s at 1M leads); this reads the leads
+-- in index order and evaluates each through the trips primary key, stopping
+-- after max_rows. Same rule as the view: the lead is linked, its person has a
+-- driver, and some milestone is achieved in its window (the window's trips
+-- reach trips_required, which is > 0) with no ledger claim for (driver,
+-- milestone). test/pgtap/identity_trips_no_claim.sql checks it against the view.
+CREATE FUNCTION ct4._identity_trips_no_claim(before_date date, bound_date date, bound_id bigint,
+                                             max_rows bigint)
+RETURNS TABLE(lead_id bigint, lead_date date)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT l.lead_id, l.lead_date
+      FROM raw.module_ct_cabinet_leads l
+      JOIN canon.identity_links ll
+        ON ll.source_table = 'module_ct_cabinet_leads' AND ll.source_pk = l.lead_id::text
+      JOIN canon.identity_links dl
+        ON dl.source_table = 'drivers' AND dl.person_key = ll.person_key
+     WHERE l.lead_date IS NOT NULL
+       AND (before_date IS NULL OR l.lead_date < before_date)
+       AND (bound_date IS NULL OR (l.lead_date, l.lead_id) < (bound_date, bound_id))
+       AND EXISTS (
+           SELECT 1 FROM ct4.milestones m
+            WHERE NOT EXISTS (SELECT 1 FROM ops.cabinet_claims_14d c
+                               WHERE c.driver_id = dl.source_pk
+                                 AND c.milestone_value = m.milestone_value)
+              AND m.trips_required <= (
+                  SELECT coalesce(sum(s.count_orders_completed), 0) FROM raw.summary_daily s
+                   WHERE s.driver_id = dl.source_pk AND s.trip_date >= l.lead_date
+                     AND s.trip_date < l.lead_date + (SELECT ops._window_days())))
+     ORDER BY l.lead_date, l.lead_id
+     LIMIT max_rows
+$$;
+
 CREATE FUNCTION ct4.reconcile_leads_pipeline(
     days_back      integer DEFAULT 30,
     row_limit      integer DEFAULT 2000,
@@ -136,7 +183,8 @@ BEGIN
             USING ERRCODE = 'P0002';
     END IF;
     DELETE FROM canon.identity_keys k
-     WHERE k.source_table = unlink.source_table AND k.source_pk = unlink.source_pk;
+     WHERE k.person_key = l.person_key
+       AND k.source_table = unlink.source_table AND k.source_pk = unlink.source_pk;
     INSERT INTO canon.identity_link_removals (source_table, source_pk, removed_link, reason)
     VALUES (unlink.source_table, unlink.source_pk, to_jsonb(l), unlink.reason)
     RETURNING * INTO r;
@@ -162,6 +210,8 @@ REVOKE ALL ON FUNCTION ct4.reconcile_leads_pipeline(integer, integer, boolean, b
 REVOKE ALL ON FUNCTION ct4.unlink(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_epoch_bump() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_leads_changed() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ct4._identity_links_truncated() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ct4._identity_trips_no_claim(date, date, bigint, bigint) FROM PUBLIC;
 
 -- A cache like identity_lead_state: the triggers on raw.drivers and
 -- ct4.settings recreate it while pg_restore loads those tables.

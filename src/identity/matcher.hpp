@@ -44,7 +44,6 @@ struct NewKey {
 
 struct Lead {
     int64_t id = 0;
-    std::optional<std::string> date;  // text, as the database printed it
     std::string stage, prev_outcome;  // from canon.identity_lead_state
     bool skipped = false;             // fresh: checked today at this epoch
     bool loaded = false;              // raw fields read

@@ -21,6 +21,7 @@ extern "C" {
 
 #include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -89,17 +90,31 @@ bool has(const std::vector<std::string> &v, const char *s) {
 
 // ---- scope -----------------------------------------------------------------
 
+// A pending lead in scope, with what identity_lead_state says of it.
+struct WorkItem {
+    int64_t id;
+    std::string stage, outcome;
+    bool fresh;  // checked today at the current epoch: same outcome again
+};
+
 struct Scope {
     int64_t processed = 0;
-    std::vector<int64_t> work;  // pending leads in scope, in lead order
+    std::vector<WorkItem> work;  // pending leads in scope, in lead order
 };
 
 struct Extra {
     int64_t id;
     bool null_date, pending;
+    int32_t date;
+    WorkItem w;
 };
 
-Scope compute_scope(Spi &spi, const Args &a) {
+// Columns 0, 2, 3, 4 of the state queries below: lead_id, stage, outcome, fresh.
+WorkItem read_work_item(const pg::RowReader &r) {
+    return {r.int8(0), r.text(2).value_or("NEW"), r.text(3).value_or(""), r.boolean(4)};
+}
+
+Scope compute_scope(Spi &spi, const Args &a, int64_t epoch) {
     Scope sc;
     std::vector<std::optional<std::string>> state_stages;
     if (a.process_limbo && has(a.limbo_stages, "NO_IDENTITY")) {
@@ -108,37 +123,77 @@ Scope compute_scope(Spi &spi, const Args &a) {
     }
     if (a.process_limbo && has(a.limbo_stages, "NO_DRIVER")) state_stages.emplace_back("NO_DRIVER");
     bool tnc = a.process_limbo && has(a.limbo_stages, "TRIPS_NO_CLAIM");
+    int64_t limit = a.row_limit;
 
     // Limbo leads outside the recent range (all of them without process_recent):
-    // pending ones from the state index, TRIPS_NO_CLAIM ones from the view
-    // (they need nothing from this job but count as processed).
-    std::vector<Extra> extras;
-    if (!state_stages.empty() || tnc) {
+    // pending ones from the state index, TRIPS_NO_CLAIM ones (they need nothing
+    // from this job but count as processed). Only the first `limit` of their
+    // union can be in scope, so each list is cut at `limit`, and TRIPS_NO_CLAIM
+    // leads are looked for only before the last pending lead of a full list.
+    std::vector<Extra> pend, tncs;
+    if (!state_stages.empty()) {
         spi.exec(
-            "SELECT x.lead_id, x.lead_date IS NULL, x.pending FROM ("
-            " SELECT s.lead_id, s.lead_date, true AS pending FROM canon.identity_lead_state s"
-            "  WHERE s.stage = ANY($1)"
+            "SELECT s.lead_id, s.lead_date, s.stage, s.outcome,"
+            "       coalesce(s.stage IN ('NO_IDENTITY', 'NO_DRIVER') AND s.checked_epoch = $5"
+            "                AND s.checked_on = CURRENT_DATE, false)"
+            "  FROM canon.identity_lead_state s"
+            "  WHERE s.stage = ANY($1) AND s.stage <> 'DONE'"
             "    AND (NOT $2 OR s.lead_date IS NULL OR s.lead_date < CURRENT_DATE - $3)"
-            " UNION ALL"
-            " SELECT v.lead_id, v.lead_date, false FROM ops.v_cabinet_leads_limbo v"
-            "  WHERE $4 AND v.limbo_stage = 'TRIPS_NO_CLAIM'"
-            "    AND (NOT $2 OR v.lead_date IS NULL OR v.lead_date < CURRENT_DATE - $3)"
-            ") x ORDER BY x.lead_date NULLS LAST, x.lead_id, x.pending DESC LIMIT $5",
+            "  ORDER BY s.lead_date NULLS LAST, s.lead_id LIMIT $4",
             {pg::p_text_array(state_stages), pg::p_bool(a.process_recent), pg::p_int4(a.days_back),
-             pg::p_bool(tnc), pg::p_int8((int64_t)a.row_limit * 2)},
+             pg::p_int8(limit), pg::p_int8(epoch)},
             true);
+        pg::RowReader r(spi);
         for (uint64_t i = 0; i < spi.rows(); i++) {
-            Extra e{spi.get_int8(i, 0), spi.get_bool(i, 1), spi.get_bool(i, 2)};
-            if (!extras.empty() && extras.back().id == e.id) continue;  // in both lists
-            extras.push_back(e);
+            r.load(i);
+            pend.push_back({r.int8(0), r.is_null(1), true, r.int4(1), read_work_item(r)});
         }
     }
-    int64_t limit = a.row_limit;
+    if (tnc) {
+        bool bounded = (int64_t)pend.size() == limit;
+        // A full pending list bounds the search at its last lead; one ending
+        // in a NULL date bounds nothing (every dated lead sorts before it).
+        pg::Param bdate = pg::p_null(DATEOID);
+        pg::Param bid = pg::p_int8(0);
+        if (bounded && !pend.back().null_date) {
+            bdate = pg::p_date(pend.back().date);
+            bid = pg::p_int8(pend.back().id);
+        }
+        spi.exec(
+            "SELECT t.lead_id FROM ct4._identity_trips_no_claim("
+            "  CASE WHEN $1 THEN CURRENT_DATE - $2 END, $3, $4, $5) t",
+            {pg::p_bool(a.process_recent), pg::p_int4(a.days_back), bdate, bid, pg::p_int8(limit)},
+            true);
+        pg::RowReader r(spi);
+        for (uint64_t i = 0; i < spi.rows(); i++) {
+            r.load(i);
+            tncs.push_back({r.int8(0), false, false, 0, {}});
+        }
+    }
+    // Merge in lead order (NULL dates last); a lead in both lists is pending.
+    std::vector<Extra> extras;
+    {
+        auto before = [](const Extra &x, const Extra &y) {
+            if (x.null_date != y.null_date) return y.null_date;
+            if (x.null_date) return x.id < y.id;
+            if (x.date != y.date) return x.date < y.date;
+            return x.id < y.id;
+        };
+        size_t i = 0, j = 0;
+        while (i < pend.size() || j < tncs.size()) {
+            if (j == tncs.size() || (i < pend.size() && !before(tncs[j], pend[i]))) {
+                if (j < tncs.size() && tncs[j].id == pend[i].id) j++;
+                extras.push_back(std::move(pend[i++]));
+            } else {
+                extras.push_back(std::move(tncs[j++]));
+            }
+        }
+    }
     auto take = [&](bool null_dates) {
-        for (const auto &e : extras) {
+        for (auto &e : extras) {
             if (e.null_date != null_dates || sc.processed >= limit) continue;
             sc.processed++;
-            if (e.pending) sc.work.push_back(e.id);
+            if (e.pending) sc.work.push_back(std::move(e.w));
         }
     };
     if (!a.process_recent) {
@@ -155,25 +210,34 @@ Scope compute_scope(Spi &spi, const Args &a) {
             " WHERE l.lead_date >= CURRENT_DATE - $1 ORDER BY l.lead_date, l.lead_id LIMIT $2) r",
             {pg::p_int4(a.days_back), pg::p_int8(room)});
         int64_t recent = n.value_or(0);
-        OptStr bdate;
+        pg::Param bdate = pg::p_null(DATEOID);
         int64_t bid = 0;
         if (recent == room) {  // the limit cuts the range: find its last lead
             spi.exec(
-                "SELECT l.lead_date::text, l.lead_id FROM raw.module_ct_cabinet_leads l"
+                "SELECT l.lead_date, l.lead_id FROM raw.module_ct_cabinet_leads l"
                 " WHERE l.lead_date >= CURRENT_DATE - $1 ORDER BY l.lead_date, l.lead_id"
                 " OFFSET $2 LIMIT 1",
                 {pg::p_int4(a.days_back), pg::p_int8(room - 1)}, true);
-            bdate = spi.get_text(0, 0);
-            bid = spi.get_int8(0, 1);
+            pg::RowReader r(spi);
+            r.load(0);
+            bdate = pg::p_date(r.int4(0));
+            bid = r.int8(1);
         }
         if (recent > 0) {
             spi.exec(
-                "SELECT s.lead_id FROM canon.identity_lead_state s"
+                "SELECT s.lead_id, s.lead_date, s.stage, s.outcome,"
+                "       coalesce(s.stage IN ('NO_IDENTITY', 'NO_DRIVER') AND s.checked_epoch = $4"
+                "                AND s.checked_on = CURRENT_DATE, false)"
+                "  FROM canon.identity_lead_state s"
                 " WHERE s.stage <> 'DONE' AND s.lead_date >= CURRENT_DATE - $1"
                 "   AND ($2::date IS NULL OR (s.lead_date, s.lead_id) <= ($2::date, $3))"
                 " ORDER BY s.lead_date, s.lead_id",
-                {pg::p_int4(a.days_back), pg::p_text(bdate), pg::p_int8(bid)}, true);
-            for (uint64_t i = 0; i < spi.rows(); i++) sc.work.push_back(spi.get_int8(i, 0));
+                {pg::p_int4(a.days_back), bdate, pg::p_int8(bid), pg::p_int8(epoch)}, true);
+            pg::RowReader r(spi);
+            for (uint64_t i = 0; i < spi.rows(); i++) {
+                r.load(i);
+                sc.work.push_back(read_work_item(r));
+            }
         }
         sc.processed += recent;
     }
@@ -183,62 +247,90 @@ Scope compute_scope(Spi &spi, const Args &a) {
 
 // ---- reading ---------------------------------------------------------------
 
-void load_work(Spi &spi, Matcher &m, const std::vector<int64_t> &ids, int64_t epoch) {
-    spi.exec(
-        "SELECT w.lead_id, l.lead_date::text, s.stage, s.outcome, w.fresh, li.person_key,"
-        "       EXISTS (SELECT 1 FROM canon.identity_links d WHERE d.source_table = 'drivers'"
-        "                  AND d.person_key = li.person_key),"
-        "       CASE WHEN NOT w.fresh THEN l.full_name END, CASE WHEN NOT w.fresh THEN l.phone END,"
-        "       CASE WHEN NOT w.fresh THEN l.license_number END,"
-        "       CASE WHEN NOT w.fresh THEN l.plate END"
-        "  FROM (SELECT u.lead_id, u.ord,"
-        "               coalesce(s0.stage IN ('NO_IDENTITY', 'NO_DRIVER') AND s0.checked_epoch = $2"
-        "                        AND s0.checked_on = CURRENT_DATE, false) AS fresh"
-        "          FROM unnest($1::bigint[]) WITH ORDINALITY u(lead_id, ord)"
-        "          LEFT JOIN canon.identity_lead_state s0 ON s0.lead_id = u.lead_id) w"
-        "  JOIN raw.module_ct_cabinet_leads l ON l.lead_id = w.lead_id"
-        "  LEFT JOIN canon.identity_lead_state s ON s.lead_id = w.lead_id"
-        "  LEFT JOIN canon.identity_links li"
-        "    ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = w.lead_id::text"
-        " ORDER BY w.ord",
-        {pg::p_int8_array(ids), pg::p_int8(epoch)}, true);
-    m.leads.reserve(spi.rows());
-    for (uint64_t i = 0; i < spi.rows(); i++) {
+// The leads in work, in scope order. Fresh leads are skipped: nothing of them
+// is read unless the run changes something (load_skipped). The others: raw
+// fields, link and whether the person has a driver, in one query.
+void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work) {
+    std::vector<int64_t> ids;
+    m.leads.reserve(work.size());
+    for (WorkItem &w : work) {
         Lead l;
-        l.id = spi.get_int8(i, 0);
-        l.date = spi.get_text(i, 1);
-        l.stage = spi.get_text(i, 2).value_or("NEW");
-        l.prev_outcome = spi.get_text(i, 3).value_or("");
-        l.skipped = spi.get_bool(i, 4);
-        l.person = spi.get_int8(i, 5, 0);
-        if (l.person) m.persons[l.person].has_driver = spi.get_bool(i, 6);
-        if (!l.skipped) {
-            l.loaded = true;
-            l.raw = {spi.get_text(i, 7), spi.get_text(i, 8), spi.get_text(i, 9),
-                     spi.get_text(i, 10)};
-            l.keys = core::normalize_keys(l.raw);
-        }
+        l.id = w.id;
+        l.stage = std::move(w.stage);
+        l.prev_outcome = std::move(w.outcome);
+        l.skipped = w.fresh;
+        if (!l.skipped) ids.push_back(l.id);
         m.leads.push_back(std::move(l));
     }
+    if (ids.empty()) return;
+    spi.exec(
+        "SELECT w.ord, l.full_name, l.phone, l.license_number, l.plate, li.person_key,"
+        "       EXISTS (SELECT 1 FROM canon.identity_links d WHERE d.source_table = 'drivers'"
+        "                  AND d.person_key = li.person_key)"
+        "  FROM unnest($1::bigint[]) WITH ORDINALITY w(lead_id, ord)"
+        "  JOIN raw.module_ct_cabinet_leads l ON l.lead_id = w.lead_id"
+        "  LEFT JOIN canon.identity_links li"
+        "    ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = w.lead_id::text",
+        {pg::p_int8_array(ids)}, true);
+    std::vector<int64_t> pos;  // position in m.leads of the i-th id
+    for (size_t i = 0; i < m.leads.size(); i++)
+        if (!m.leads[i].skipped) pos.push_back((int64_t)i);
+    std::vector<char> found(m.leads.size(), 0);
+    pg::RowReader r(spi);
+    for (uint64_t i = 0; i < spi.rows(); i++) {
+        r.load(i);
+        size_t at = (size_t)pos.at((size_t)(r.int8(0) - 1));
+        Lead &l = m.leads[at];
+        found[at] = 1;
+        l.person = r.int8(5, 0);
+        if (l.person) m.persons[l.person].has_driver = r.boolean(6);
+        l.loaded = true;
+        l.raw = {r.text(1), r.text(2), r.text(3), r.text(4)};
+        l.keys = core::normalize_keys(l.raw);
+    }
+    // A lead deleted since the scope was read is out of the run.
+    size_t k = 0;
+    for (size_t i = 0; i < m.leads.size(); i++)
+        if (m.leads[i].skipped || found[i]) {
+            if (k != i) m.leads[k] = std::move(m.leads[i]);
+            k++;
+        }
+    m.leads.resize(k);
 }
 
-// Raw fields of skipped unlinked leads, read only when the run changed something.
-void load_skipped_raw(Spi &spi, Matcher &m) {
+// Link and raw fields of the skipped leads, read only when the run changed
+// something: an unlinked one may have to be re-decided, a linked one shares a
+// re-decided driver result of its person.
+void load_skipped(Spi &spi, Matcher &m) {
     std::vector<int64_t> ids;
-    std::map<int64_t, size_t> pos;
+    std::unordered_map<int64_t, size_t> pos;
     for (size_t i = 0; i < m.leads.size(); i++)
-        if (m.leads[i].skipped && !m.leads[i].person) {
+        if (m.leads[i].skipped) {
             ids.push_back(m.leads[i].id);
             pos[m.leads[i].id] = i;
         }
     if (ids.empty()) return;
     spi.exec(
-        "SELECT l.lead_id, l.full_name, l.phone, l.license_number, l.plate"
-        "  FROM raw.module_ct_cabinet_leads l WHERE l.lead_id = ANY($1)",
+        "SELECT l.lead_id, l.full_name, l.phone, l.license_number, l.plate, li.person_key,"
+        "       EXISTS (SELECT 1 FROM canon.identity_links d WHERE d.source_table = 'drivers'"
+        "                  AND d.person_key = li.person_key)"
+        "  FROM raw.module_ct_cabinet_leads l"
+        "  JOIN unnest($1::bigint[]) w(lead_id) ON l.lead_id = w.lead_id"
+        "  LEFT JOIN canon.identity_links li"
+        "    ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = l.lead_id::text",
         {pg::p_int8_array(ids)}, true);
+    pg::RowReader r(spi);
     for (uint64_t i = 0; i < spi.rows(); i++) {
-        Lead &l = m.leads[pos.at(spi.get_int8(i, 0))];
-        l.raw = {spi.get_text(i, 1), spi.get_text(i, 2), spi.get_text(i, 3), spi.get_text(i, 4)};
+        r.load(i);
+        Lead &l = m.leads[pos.at(r.int8(0))];
+        l.person = r.int8(5, 0);
+        if (l.person) {
+            // What the run itself decided for the person is newer than the table.
+            auto ins = m.persons.try_emplace(l.person);
+            if (ins.second) ins.first->second.has_driver = r.boolean(6);
+            continue;
+        }
+        l.raw = {r.text(1), r.text(2), r.text(3), r.text(4)};
         l.keys = core::normalize_keys(l.raw);
         l.loaded = true;
     }
@@ -267,23 +359,30 @@ void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
     for (int64_t p : person_keys)
         if (!is_temp_person(p)) wanted.push_back(p);
     if (types.empty() && wanted.empty()) return;
+    // identity_keys has no foreign key: a key of a person that is gone is ignored.
     spi.exec(
         "WITH q AS (SELECT * FROM unnest($1::text[], $2::text[]) AS q(t, v)),"
         " p AS (SELECT k.person_key FROM q JOIN canon.identity_keys k"
-        "         ON k.key_type = q.t AND k.key_value = q.v"
+        "         ON k.key_value = q.v AND k.key_type = q.t"
         "       UNION SELECT unnest($3::bigint[]))"
         " SELECT p.person_key, k.key_type, k.key_value,"
         "        EXISTS (SELECT 1 FROM canon.identity_links d WHERE d.source_table = 'drivers'"
         "                   AND d.person_key = p.person_key)"
-        "   FROM p LEFT JOIN canon.identity_keys k ON k.person_key = p.person_key",
+        "   FROM p JOIN canon.persons cp ON cp.person_key = p.person_key"
+        "   LEFT JOIN canon.identity_keys k ON k.person_key = p.person_key",
         {pg::p_text_array(types), pg::p_text_array(values), pg::p_int8_array(wanted)}, true);
+    pg::RowReader r(spi);
     for (uint64_t i = 0; i < spi.rows(); i++) {
-        int64_t p = spi.get_int8(i, 0);
+        r.load(i);
+        int64_t p = r.int8(0);
         Person &person = m.persons[p];
-        if (m.loaded_persons.insert(p).second) person.has_driver |= spi.get_bool(i, 3);
-        auto t = spi.get_text(i, 1);
-        auto v = spi.get_text(i, 2);
-        if (t && v && key_type_of(*t) >= 0) m.add_stored_key(p, key_type_of(*t), *v);
+        if (m.loaded_persons.insert(p).second) person.has_driver |= r.boolean(3);
+        auto t = r.text(1);
+        auto v = r.text(2);
+        if (t && v) {
+            int kt = key_type_of(*t);
+            if (kt >= 0) m.add_stored_key(p, kt, *v);
+        }
     }
 }
 
@@ -312,13 +411,14 @@ void load_drivers(Spi &spi, Matcher &m, const std::vector<int64_t> &persons) {
         "    OR pg_catalog.\"left\"(ct4.normalize_license(d.license_number), 64) = ANY($2)"
         "    OR pg_catalog.\"left\"(ct4.normalize_plate(d.plate), 64) = ANY($3)",
         {pg::p_text_array(phones), pg::p_text_array(licenses), pg::p_text_array(plates)}, true);
+    pg::RowReader r(spi);
     for (uint64_t i = 0; i < spi.rows(); i++) {
+        r.load(i);
         Driver d;
-        d.id = spi.get_text(i, 0).value_or("");
-        core::RawFields raw{spi.get_text(i, 1), spi.get_text(i, 2), spi.get_text(i, 3),
-                            spi.get_text(i, 4)};
+        d.id = r.text(0).value_or("");
+        core::RawFields raw{r.text(1), r.text(2), r.text(3), r.text(4)};
         d.keys = core::normalize_keys(raw);
-        d.linked_person = spi.get_int8(i, 5, 0);
+        d.linked_person = r.int8(5, 0);
         m.add_driver(std::move(d));
     }
 }
@@ -431,9 +531,9 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
         spi.scalar_int8("SELECT coalesce((SELECT e.epoch FROM canon.identity_epoch e), 0)")
             .value_or(0);
 
-    Scope scope = compute_scope(spi, a);
+    Scope scope = compute_scope(spi, a, epoch);
     c.processed = scope.processed;
-    load_work(spi, m, scope.work, epoch);
+    load_work(spi, m, scope.work);
     int64_t base_done = scope.processed - (int64_t)m.leads.size();
 
     // Pass 1: identity, oldest lead first, a batch of leads per query.
@@ -450,7 +550,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     for (int round = 0; round < kMaxRounds; round++) {
         bool moved = driver_pass(spi, m);
         if (m.changed() && !skipped_loaded) {
-            load_skipped_raw(spi, m);
+            load_skipped(spi, m);
             skipped_loaded = true;
         }
         std::vector<Lead *> stale;
@@ -582,9 +682,10 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     }
     // Normalized keys of every row linked in this run.
     if (!m.new_keys.empty()) {
-        std::vector<OptStr> k_person, k_type, k_value, k_table, k_pk;
+        std::vector<int64_t> k_person;
+        std::vector<OptStr> k_type, k_value, k_table, k_pk;
         for (const NewKey &k : m.new_keys) {
-            k_person.emplace_back(std::to_string(real(k.person)));
+            k_person.push_back(real(k.person));
             k_type.emplace_back(kKeyTypeNames[k.type]);
             k_value.emplace_back(k.value);
             k_table.emplace_back(k.source_table);
@@ -593,11 +694,10 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
         spi.exec(
             "INSERT INTO canon.identity_keys (person_key, key_type, key_value, source_table, "
             "source_pk)"
-            " SELECT u.p::bigint, u.t, u.v, u.st, u.pk"
-            "   FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS u(p, t, "
-            "v, st, pk)"
-            " ON CONFLICT DO NOTHING",
-            {pg::p_text_array(k_person), pg::p_text_array(k_type), pg::p_text_array(k_value),
+            " SELECT u.p, u.t, u.v, u.st, u.pk"
+            "   FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])"
+            "        AS u(p, t, v, st, pk)",
+            {pg::p_int8_array(k_person), pg::p_text_array(k_type), pg::p_text_array(k_value),
              pg::p_text_array(k_table), pg::p_text_array(k_pk)});
     }
     // Today's unmatched rows: refreshed in place, and removed for leads that
@@ -646,36 +746,35 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             " ON CONFLICT (id) DO UPDATE SET epoch = e.epoch + 1 RETURNING e.epoch");
         if (e && *e == epoch + 1) stamp = *e;
     }
-    std::vector<OptStr> s_id, s_date, s_stage, s_outcome;
+    // Every lead in work came from its identity_lead_state row (the triggers
+    // keep one per lead), so this is an update.
+    std::vector<int64_t> s_id;
+    std::vector<OptStr> s_stage, s_outcome;
     for (size_t i = 0; i < m.leads.size(); i++) {
         const Lead &l = m.leads[i];
         if (l.error || l.skipped) continue;
-        s_id.emplace_back(std::to_string(l.id));
-        s_date.push_back(l.date);
+        s_id.push_back(l.id);
         s_stage.emplace_back(out[i].stage);
         s_outcome.emplace_back(out[i].outcome);
     }
     if (!s_id.empty())
         spi.exec(
-            "INSERT INTO canon.identity_lead_state AS s"
-            " (lead_id, lead_date, stage, outcome, checked_epoch, checked_on)"
-            " SELECT u.id::bigint, u.d::date, u.st, u.o, $1, CURRENT_DATE"
-            "   FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, d, st, o)"
-            " ON CONFLICT (lead_id) DO UPDATE"
-            "   SET stage = EXCLUDED.stage, outcome = EXCLUDED.outcome,"
-            "       checked_epoch = EXCLUDED.checked_epoch, checked_on = EXCLUDED.checked_on"
-            " WHERE (s.stage, s.outcome, s.checked_epoch, s.checked_on) IS DISTINCT FROM"
-            "       (EXCLUDED.stage, EXCLUDED.outcome, EXCLUDED.checked_epoch, "
-            "EXCLUDED.checked_on)",
-            {pg::p_int8(stamp), pg::p_text_array(s_id), pg::p_text_array(s_date),
-             pg::p_text_array(s_stage), pg::p_text_array(s_outcome)});
+            "UPDATE canon.identity_lead_state s"
+            "   SET stage = u.st, outcome = u.o, checked_epoch = $1, checked_on = CURRENT_DATE"
+            "  FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(id, st, o)"
+            " WHERE s.lead_id = u.id"
+            "   AND (s.stage, s.outcome, s.checked_epoch, s.checked_on) IS DISTINCT FROM"
+            "       (u.st, u.o, $1, CURRENT_DATE)",
+            {pg::p_int8(stamp), pg::p_int8_array(s_id), pg::p_text_array(s_stage),
+             pg::p_text_array(s_outcome)});
     // Every lead of a person that got its driver is done, in scope or not.
     if (!driver_persons.empty())
         spi.exec(
             "UPDATE canon.identity_lead_state s SET stage = 'DONE', outcome = 'LINKED'"
-            "  FROM canon.identity_links il"
-            " WHERE il.source_table = 'module_ct_cabinet_leads' AND il.person_key = ANY($1)"
-            "   AND s.lead_id = il.source_pk::bigint AND s.stage <> 'DONE'",
+            "  FROM unnest($1::bigint[]) AS p(person_key)"
+            "  JOIN canon.identity_links il"
+            "    ON il.person_key = p.person_key AND il.source_table = 'module_ct_cabinet_leads'"
+            " WHERE s.lead_id = il.source_pk::bigint AND s.stage <> 'DONE'",
             {pg::p_int8_array(driver_persons)});
 
     put_result("SUCCESS");
