@@ -115,19 +115,24 @@ CREATE TRIGGER identity_links_truncate_keys AFTER TRUNCATE ON canon.identity_lin
 CREATE FUNCTION ct4._identity_trips_no_claim(before_date date, bound_date date, bound_id bigint,
                                              max_rows bigint)
 RETURNS TABLE(lead_id bigint, lead_date date)
-LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    -- plpgsql: planned with the actual bounds, so the (lead_date, lead_id)
+    -- index drives the scan in order and LIMIT stops it.
+    RETURN QUERY
     SELECT l.lead_id, l.lead_date
       FROM raw.module_ct_cabinet_leads l
-      JOIN canon.identity_links ll
-        ON ll.source_table = 'module_ct_cabinet_leads' AND ll.source_pk = l.lead_id::text
-      JOIN canon.identity_links dl
-        ON dl.source_table = 'drivers' AND dl.person_key = ll.person_key
-     WHERE l.lead_date IS NOT NULL
-       AND (before_date IS NULL OR l.lead_date < before_date)
-       AND (bound_date IS NULL OR (l.lead_date, l.lead_id) < (bound_date, bound_id))
+     WHERE l.lead_date < coalesce(before_date, 'infinity'::date)
+       AND (l.lead_date, l.lead_id)
+           < (coalesce(bound_date, 'infinity'::date), coalesce(bound_id, 9223372036854775807))
        AND EXISTS (
-           SELECT 1 FROM ct4.milestones m
-            WHERE NOT EXISTS (SELECT 1 FROM ops.cabinet_claims_14d c
+           SELECT 1
+             FROM canon.identity_links ll
+             JOIN canon.identity_links dl
+               ON dl.source_table = 'drivers' AND dl.person_key = ll.person_key
+             JOIN ct4.milestones m ON true
+            WHERE ll.source_table = 'module_ct_cabinet_leads' AND ll.source_pk = l.lead_id::text
+              AND NOT EXISTS (SELECT 1 FROM ops.cabinet_claims_14d c
                                WHERE c.driver_id = dl.source_pk
                                  AND c.milestone_value = m.milestone_value)
               AND m.trips_required <= (
@@ -135,8 +140,8 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
                    WHERE s.driver_id = dl.source_pk AND s.trip_date >= l.lead_date
                      AND s.trip_date < l.lead_date + (SELECT ops._window_days())))
      ORDER BY l.lead_date, l.lead_id
-     LIMIT max_rows
-$$;
+     LIMIT max_rows;
+END $$;
 
 CREATE FUNCTION ct4.reconcile_leads_pipeline(
     days_back      integer DEFAULT 30,
