@@ -38,7 +38,10 @@ CREATE TABLE canon.identity_keys (
     source_table text   NOT NULL,
     source_pk    text   NOT NULL
 );
-CREATE INDEX identity_keys_value_idx ON canon.identity_keys (key_value, key_type);
+-- Candidates are searched by phone, license and plate only (a name scores,
+-- it does not search): names stay out of the look-up index.
+CREATE INDEX identity_keys_value_idx ON canon.identity_keys (key_value, key_type)
+    WHERE key_type <> 'name';
 CREATE INDEX identity_keys_person_idx ON canon.identity_keys (person_key);
 
 CREATE TABLE canon.identity_unmatched (

@@ -121,6 +121,18 @@ bool Matcher::touched_by_run(const Lead &l) const {
     return false;
 }
 
+void Matcher::reserve(size_t n) {
+    persons.reserve(n);
+    driver_results.reserve(n);
+    persons_by_key_.reserve(4 * n);
+    key_version_.reserve(4 * n);
+    queried_.reserve(3 * n);
+    dqueried_.reserve(3 * n);
+    drivers_by_key_.reserve(3 * n);
+    driver_ids_.reserve(n);
+    drivers.reserve(n);
+}
+
 void Matcher::add_driver(Driver d) {
     if (!driver_ids_.insert(d.id).second) return;
     size_t i = drivers.size();

@@ -39,7 +39,9 @@ struct Person {
 struct NewKey {
     int64_t person;
     int type;
-    std::string value, source_table, source_pk;
+    std::string value;
+    const char *source_table;  // a string literal
+    std::string source_pk;
 };
 
 struct Lead {
@@ -108,6 +110,8 @@ class Matcher {
     void eval_driver(int64_t person);
 
     bool changed() const { return version_ > 0; }
+    // Sizes the hash tables for a run over `leads` leads (no rehashing).
+    void reserve(size_t leads);
 
   private:
     void add_run_keys(int64_t person, const core::Keys &k, const char *source_table,

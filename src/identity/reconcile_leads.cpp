@@ -205,14 +205,16 @@ Scope compute_scope(Spi &spi, const Args &a, int64_t epoch) {
     take(false);
     int64_t room = limit - sc.processed;
     if (room > 0) {
+        // Counted up to room + 1 (no order needed): more than room means the
+        // limit cuts the range.
         auto n = spi.scalar_int8(
             "SELECT count(*) FROM (SELECT 1 FROM raw.module_ct_cabinet_leads l"
-            " WHERE l.lead_date >= CURRENT_DATE - $1 ORDER BY l.lead_date, l.lead_id LIMIT $2) r",
-            {pg::p_int4(a.days_back), pg::p_int8(room)});
-        int64_t recent = n.value_or(0);
+            " WHERE l.lead_date >= CURRENT_DATE - $1 LIMIT $2) r",
+            {pg::p_int4(a.days_back), pg::p_int8(room + 1)});
+        int64_t recent = std::min(n.value_or(0), room);
         pg::Param bdate = pg::p_null(DATEOID);
         int64_t bid = 0;
-        if (recent == room) {  // the limit cuts the range: find its last lead
+        if (n.value_or(0) > room) {  // the limit cuts the range: find its last lead
             spi.exec(
                 "SELECT l.lead_date, l.lead_id FROM raw.module_ct_cabinet_leads l"
                 " WHERE l.lead_date >= CURRENT_DATE - $1 ORDER BY l.lead_date, l.lead_id"
@@ -363,7 +365,7 @@ void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
     spi.exec(
         "WITH q AS (SELECT * FROM unnest($1::text[], $2::text[]) AS q(t, v)),"
         " p AS (SELECT k.person_key FROM q JOIN canon.identity_keys k"
-        "         ON k.key_value = q.v AND k.key_type = q.t"
+        "         ON k.key_value = q.v AND k.key_type = q.t AND k.key_type <> 'name'"
         "       UNION SELECT unnest($3::bigint[]))"
         " SELECT p.person_key, k.key_type, k.key_value,"
         "        EXISTS (SELECT 1 FROM canon.identity_links d WHERE d.source_table = 'drivers'"
@@ -402,6 +404,8 @@ void load_drivers(Spi &spi, Matcher &m, const std::vector<int64_t> &persons) {
             }
     }
     if (phones.empty() && licenses.empty() && plates.empty()) return;
+    // Sorted: the index scan sorts each = ANY array, presorted input is cheap.
+    for (auto *v : {&phones, &licenses, &plates}) std::sort(v->begin(), v->end());
     spi.exec(
         "SELECT d.driver_id, d.full_name, d.phone, d.license_number, d.plate, il.person_key"
         "  FROM raw.drivers d"
@@ -534,6 +538,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     Scope scope = compute_scope(spi, a, epoch);
     c.processed = scope.processed;
     load_work(spi, m, scope.work);
+    m.reserve(m.leads.size());
     int64_t base_done = scope.processed - (int64_t)m.leads.size();
 
     // Pass 1: identity, oldest lead first, a batch of leads per query.
@@ -665,7 +670,8 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
         const Driver &d = m.drivers[(size_t)r.ranked[0].index];
         add_link("drivers", d.id, p, core::match_rule(r.ranked[0].score),
                  std::to_string(r.ranked[0].score.total), driver_link_evidence(m, p, r, real));
-        driver_persons.push_back(real(p));
+        // A person made in this run has no lead outside the run's work.
+        if (!is_temp_person(p)) driver_persons.push_back(p);
     }
     if (!l_pk.empty()) {
         spi.exec(
@@ -682,9 +688,18 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     }
     // Normalized keys of every row linked in this run.
     if (!m.new_keys.empty()) {
+        // In look-up index order: neighbouring inserts touch the same pages.
+        std::vector<const NewKey *> keys;
+        keys.reserve(m.new_keys.size());
+        for (const NewKey &k : m.new_keys) keys.push_back(&k);
+        std::sort(keys.begin(), keys.end(), [](const NewKey *x, const NewKey *y) {
+            int c = x->value.compare(y->value);
+            return c != 0 ? c < 0 : x->type < y->type;
+        });
         std::vector<int64_t> k_person;
         std::vector<OptStr> k_type, k_value, k_table, k_pk;
-        for (const NewKey &k : m.new_keys) {
+        for (const NewKey *kp : keys) {
+            const NewKey &k = *kp;
             k_person.push_back(real(k.person));
             k_type.emplace_back(kKeyTypeNames[k.type]);
             k_value.emplace_back(k.value);
