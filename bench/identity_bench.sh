@@ -2,8 +2,10 @@
 # Identity job benchmark (not a test): 1 000 000 drivers, 100 000 fresh leads.
 # Times (1) a set-based plain-SQL matcher doing the same first-run work, rolled
 # back, (2) ct4.reconcile_leads_pipeline over all 100 000 leads, (3) a no-op
-# rerun. Prints the times and the ratio. Uses $PGHOST/$PGPORT when set,
-# otherwise starts a throwaway cluster.
+# rerun of the same call, (4) the default call (what pg_cron runs) as a no-op,
+# (5) the TRIPS_NO_CLAIM look-up the job uses against ops.v_cabinet_leads_limbo
+# over every lead (its worst case). Prints the times and the ratio. Uses
+# $PGHOST/$PGPORT when set, otherwise starts a throwaway cluster.
 #   bench/identity_bench.sh [drivers] [leads]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,5 +118,10 @@ WALL=$( { /usr/bin/time -f %e psql -X -q -At -d $DB -c "SELECT status FROM ct4.r
 echo "ct4 no-op rerun, client wall clock incl. connect: ${WALL} s"
 DEF=$(q -c "SELECT round(duration_ms)::text || ' ms' FROM ct4.reconcile_leads_pipeline()")
 echo "ct4 no-op rerun with defaults (30 days, 2000 rows, all limbo stages): $DEF"
+DEF2=$(q -c "SELECT round(duration_ms)::text || ' ms' FROM ct4.reconcile_leads_pipeline()")
+echo "ct4 no-op default call, again: $DEF2"
+VIEW_MS=$(q -c "\\timing on" -c "SELECT count(*) FROM ops.v_cabinet_leads_limbo WHERE limbo_stage = 'TRIPS_NO_CLAIM'" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+FN_MS=$(q -c "\\timing on" -c "SELECT count(*) FROM ct4._identity_trips_no_claim(NULL, NULL, NULL, 100000000)" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+echo "TRIPS_NO_CLAIM leads over all $LEADS leads: view ${VIEW_MS} ms, job's look-up (index order, per lead) ${FN_MS} ms"
 FIRST_MS=${FIRST%% ms*}
 echo "ratio ct4 / plain SQL (first run): $(awk -v a="$FIRST_MS" -v b="$PLAIN_MS" 'BEGIN { printf "%.2f", a / b }')"
