@@ -32,18 +32,16 @@ std::string quote_prefix(const std::string &s) {
 }
 
 // How one key type compared: equal, different, or missing on a side.
-const char *outcome(const std::optional<std::string> &mine, const std::vector<std::string> &theirs,
-                    bool equal) {
+const char *outcome(const std::optional<std::string> &mine, bool theirs, bool equal) {
     if (equal) return "equal";
-    if (!mine || theirs.empty()) return "missing";
+    if (!mine || !theirs) return "missing";
     return "different";
 }
 
-std::string compared_json(const core::Keys &row, const core::CandidateKeys &cand,
-                          const core::Score &s) {
-    return std::string("{\"license\":\"") + outcome(row.license, cand.licenses, s.license) +
-           "\",\"phone\":\"" + outcome(row.phone, cand.phones, s.phone) + "\",\"plate\":\"" +
-           outcome(row.plate, cand.plates, s.plate) +
+std::string compared_json(const core::Keys &row, const KeyPresence &cand, const core::Score &s) {
+    return std::string("{\"license\":\"") + outcome(row.license, cand.license, s.license) +
+           "\",\"phone\":\"" + outcome(row.phone, cand.phone, s.phone) + "\",\"plate\":\"" +
+           outcome(row.plate, cand.plate, s.plate) +
            "\",\"name\":{\"similarity\":" + num(s.name_similarity) +
            ",\"agreed\":" + (s.name ? "true" : "false") + "}}";
 }

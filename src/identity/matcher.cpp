@@ -24,6 +24,10 @@ std::vector<std::string> search_key_ids(const core::Keys &k) {
     return out;
 }
 
+KeyPresence presence_of(const core::CandidateKeys &k) {
+    return {!k.phones.empty(), !k.licenses.empty(), !k.plates.empty()};
+}
+
 namespace {
 std::vector<std::string> &slot(core::CandidateKeys &c, int type) {
     switch (type) {
@@ -88,7 +92,7 @@ void Matcher::eval_identity(Lead &l) {
     if (l.decision == Decision::Link) {
         l.person = l.ranked[0].index;
         l.linked_now = true;
-        l.linked_keys = persons.at(l.person).keys;
+        l.linked_keys = presence_of(persons.at(l.person).keys);
         add_run_keys(l.person, l.keys, "module_ct_cabinet_leads", pk);
     } else if (l.decision == Decision::NewPerson) {
         l.person = kTempPersonBase + ++new_person_count;
@@ -181,7 +185,7 @@ void Matcher::eval_driver(int64_t person) {
         } else {
             d.linked_person = person;
             p.has_driver = true;
-            r.person_keys = p.keys;
+            r.person_keys = presence_of(p.keys);
             r.linked_now = true;
             new_driver_links.push_back(person);
             add_run_keys(person, d.keys, "drivers", d.id);

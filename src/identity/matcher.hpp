@@ -30,6 +30,13 @@ inline bool is_temp_person(int64_t p) {
     return p >= kTempPersonBase;
 }
 
+// Which search key types a candidate had when a row linked to it: all the
+// evidence's "compared" needs of its keys (equal / different / missing).
+struct KeyPresence {
+    bool phone = false, license = false, plate = false;
+};
+KeyPresence presence_of(const core::CandidateKeys &k);
+
 struct Person {
     core::CandidateKeys keys;
     bool has_driver = false;
@@ -56,7 +63,7 @@ struct Lead {
     int64_t eval_version = -1;  // -1: identity not (yet) decided in this run
     core::Decision decision = core::Decision::NoCandidates;
     std::vector<core::Scored> ranked;  // identity candidates (index = person)
-    core::CandidateKeys linked_keys;   // the person's keys when the lead linked to it
+    KeyPresence linked_keys;           // the person's keys when the lead linked to it
 };
 
 struct Driver {
@@ -71,7 +78,7 @@ struct DriverResult {
     bool conflict = false;
     bool linked_now = false;
     int64_t checked_version = -1;
-    core::CandidateKeys person_keys;  // the person's keys when the driver linked
+    KeyPresence person_keys;  // the person's keys when the driver linked
 };
 
 class Matcher {

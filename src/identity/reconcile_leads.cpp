@@ -23,6 +23,7 @@ extern "C" {
 #include <map>
 #include <unordered_map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ct4::identity {
@@ -689,17 +690,25 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     // Normalized keys of every row linked in this run.
     if (!m.new_keys.empty()) {
         // In look-up index order: neighbouring inserts touch the same pages.
-        std::vector<const NewKey *> keys;
+        struct SortKey {
+            std::string_view value;
+            int type;
+            const NewKey *key;
+        };
+        std::vector<SortKey> keys;
         keys.reserve(m.new_keys.size());
-        for (const NewKey &k : m.new_keys) keys.push_back(&k);
-        std::sort(keys.begin(), keys.end(), [](const NewKey *x, const NewKey *y) {
-            int c = x->value.compare(y->value);
-            return c != 0 ? c < 0 : x->type < y->type;
+        for (const NewKey &k : m.new_keys) keys.push_back({k.value, k.type, &k});
+        std::sort(keys.begin(), keys.end(), [](const SortKey &x, const SortKey &y) {
+            int c = x.value.compare(y.value);
+            return c != 0 ? c < 0 : x.type < y.type;
         });
+        using View = std::optional<std::string_view>;
         std::vector<int64_t> k_person;
-        std::vector<OptStr> k_type, k_value, k_table, k_pk;
-        for (const NewKey *kp : keys) {
-            const NewKey &k = *kp;
+        std::vector<View> k_type, k_value, k_table, k_pk;
+        for (auto *v : {&k_type, &k_value, &k_table, &k_pk}) v->reserve(keys.size());
+        k_person.reserve(keys.size());
+        for (const SortKey &sk : keys) {
+            const NewKey &k = *sk.key;
             k_person.push_back(real(k.person));
             k_type.emplace_back(kKeyTypeNames[k.type]);
             k_value.emplace_back(k.value);

@@ -60,17 +60,20 @@ Param p_int4_array(const std::vector<int32_t> &v) {
                       [](int32_t x) { return Int32GetDatum(x); });
 }
 
+namespace {
 // Built in place (what construct_md_array makes from palloc'd texts): the job
 // passes arrays of hundreds of thousands of values, and one palloc and one
 // guarded call per value cost more than the statement using them.
-Param p_text_array(const std::vector<std::optional<std::string>> &v) {
-    size_t n = v.size();
+// get(i) returns the i-th value as std::optional<std::string_view>.
+template <typename Get>
+Param build_text_array(size_t n, Get get) {
     if (n == 0)
         return {TEXTARRAYOID, guarded([] { return PointerGetDatum(construct_empty_array(TEXTOID)); }),
                 false};
     bool hasnulls = false;
     size_t nbytes = 0;
-    for (const auto &x : v) {
+    for (size_t i = 0; i < n; i++) {
+        auto x = get(i);
         if (!x)
             hasnulls = true;
         else
@@ -90,14 +93,25 @@ Param p_text_array(const std::vector<std::optional<std::string>> &v) {
     char *p = ARR_DATA_PTR(a);
     bits8 *bitmap = ARR_NULLBITMAP(a);  // zeroed: every value NULL until set
     for (size_t i = 0; i < n; i++) {
-        if (!v[i]) continue;
+        auto x = get(i);
+        if (!x) continue;
         if (bitmap) bitmap[i / 8] |= (bits8)(1 << (i % 8));
-        size_t len = v[i]->size();
-        SET_VARSIZE(p, VARHDRSZ + len);
-        memcpy(VARDATA(p), v[i]->data(), len);
-        p += INTALIGN(VARHDRSZ + len);
+        SET_VARSIZE(p, VARHDRSZ + x->size());
+        memcpy(VARDATA(p), x->data(), x->size());
+        p += INTALIGN(VARHDRSZ + x->size());
     }
     return {TEXTARRAYOID, PointerGetDatum(a), false};
+}
+}  // namespace
+
+Param p_text_array(const std::vector<std::optional<std::string>> &v) {
+    return build_text_array(v.size(), [&](size_t i) {
+        return v[i] ? std::optional<std::string_view>(*v[i]) : std::nullopt;
+    });
+}
+
+Param p_text_array(const std::vector<std::optional<std::string_view>> &v) {
+    return build_text_array(v.size(), [&](size_t i) { return v[i]; });
 }
 
 Spi::Spi() {

@@ -14,6 +14,7 @@ extern "C" {
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ct4::pg {
@@ -36,6 +37,8 @@ Param p_text(const std::string &v);
 Param p_text(const std::optional<std::string> &v);
 Param p_jsonb(const std::string &json_text);
 Param p_text_array(const std::vector<std::optional<std::string>> &v);
+// Same, from views (no copies): the viewed strings must outlive the call.
+Param p_text_array(const std::vector<std::optional<std::string_view>> &v);
 Param p_int8_array(const std::vector<int64_t> &v);
 Param p_int4_array(const std::vector<int32_t> &v);
 
