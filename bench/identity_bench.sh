@@ -110,6 +110,10 @@ ROLLBACK;
 SQL
 )
 echo "plain SQL first run: ${PLAIN_MS} ms"
+# The rollback leaves the plain SQL's rows dead in canon's tables and indexes;
+# without this (untimed) VACUUM the job would insert into indexes full of dead
+# entries, which no real first run does.
+q -c "VACUUM canon.persons, canon.identity_links, canon.identity_keys"
 
 run() { q -c "SELECT round(duration_ms)::text || ' ms  ' || row(processed, newly_linked, newly_driver_mapped, still_no_candidates, conflicts, errors)::text FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')"; }
 FIRST=$(run); echo "ct4 first run:       $FIRST  (processed, linked, driver_mapped, no_candidates, conflicts, errors)"

@@ -53,6 +53,7 @@ struct NewKey {
 
 struct Lead {
     int64_t id = 0;
+    size_t order = 0;                 // position in the run's scope
     std::string stage, prev_outcome;  // from canon.identity_lead_state
     bool skipped = false;             // fresh: checked today at this epoch
     bool loaded = false;              // raw fields read

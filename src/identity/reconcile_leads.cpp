@@ -250,19 +250,58 @@ Scope compute_scope(Spi &spi, const Args &a, int64_t epoch) {
 
 // ---- reading ---------------------------------------------------------------
 
+// Fresh (skipped) leads of the scope, kept as their state rows: a no-op run
+// over many of them builds no Lead for them. They join Matcher::leads, in
+// scope order, only when the run changes something (materialize).
+struct Skipped {
+    std::vector<WorkItem> items;
+    std::vector<size_t> order;
+    bool materialized = false;
+};
+
+Lead skipped_lead(WorkItem &w, size_t order) {
+    Lead l;
+    l.id = w.id;
+    l.order = order;
+    l.stage = std::move(w.stage);
+    l.prev_outcome = std::move(w.outcome);
+    l.skipped = true;
+    return l;
+}
+
+void materialize(Matcher &m, Skipped &sk) {
+    if (sk.materialized) return;
+    sk.materialized = true;
+    std::vector<Lead> all;
+    all.reserve(m.leads.size() + sk.items.size());
+    size_t j = 0;
+    for (Lead &l : m.leads) {
+        for (; j < sk.items.size() && sk.order[j] < l.order; j++)
+            all.push_back(skipped_lead(sk.items[j], sk.order[j]));
+        all.push_back(std::move(l));
+    }
+    for (; j < sk.items.size(); j++) all.push_back(skipped_lead(sk.items[j], sk.order[j]));
+    m.leads = std::move(all);
+}
+
 // The leads in work, in scope order. Fresh leads are skipped: nothing of them
 // is read unless the run changes something (load_skipped). The others: raw
 // fields, link and whether the person has a driver, in one query.
-void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work) {
+void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work, Skipped &sk) {
     std::vector<int64_t> ids;
-    m.leads.reserve(work.size());
-    for (WorkItem &w : work) {
+    for (size_t i = 0; i < work.size(); i++) {
+        WorkItem &w = work[i];
+        if (w.fresh) {
+            sk.items.push_back(std::move(w));
+            sk.order.push_back(i);
+            continue;
+        }
         Lead l;
         l.id = w.id;
+        l.order = i;
         l.stage = std::move(w.stage);
         l.prev_outcome = std::move(w.outcome);
-        l.skipped = w.fresh;
-        if (!l.skipped) ids.push_back(l.id);
+        ids.push_back(l.id);
         m.leads.push_back(std::move(l));
     }
     if (ids.empty()) return;
@@ -275,14 +314,13 @@ void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work) {
         "  LEFT JOIN canon.identity_links li"
         "    ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = w.lead_id::text",
         {pg::p_int8_array(ids)}, true);
-    std::vector<int64_t> pos;  // position in m.leads of the i-th id
-    for (size_t i = 0; i < m.leads.size(); i++)
-        if (!m.leads[i].skipped) pos.push_back((int64_t)i);
     std::vector<char> found(m.leads.size(), 0);
     pg::RowReader r(spi);
     for (uint64_t i = 0; i < spi.rows(); i++) {
         r.load(i);
-        size_t at = (size_t)pos.at((size_t)(r.int8(0) - 1));
+        size_t at = (size_t)(r.int8(0) - 1);  // m.leads holds exactly the ids, in order
+        if (at >= m.leads.size())
+            throw pg::Error(ERRCODE_INTERNAL_ERROR, "ct4_jobs: bad ordinality");
         Lead &l = m.leads[at];
         found[at] = 1;
         l.person = r.int8(5, 0);
@@ -294,7 +332,7 @@ void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work) {
     // A lead deleted since the scope was read is out of the run.
     size_t k = 0;
     for (size_t i = 0; i < m.leads.size(); i++)
-        if (m.leads[i].skipped || found[i]) {
+        if (found[i]) {
             if (k != i) m.leads[k] = std::move(m.leads[i]);
             k++;
         }
@@ -304,7 +342,8 @@ void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work) {
 // Link and raw fields of the skipped leads, read only when the run changed
 // something: an unlinked one may have to be re-decided, a linked one shares a
 // re-decided driver result of its person.
-void load_skipped(Spi &spi, Matcher &m) {
+void load_skipped(Spi &spi, Matcher &m, Skipped &sk) {
+    materialize(m, sk);
     std::vector<int64_t> ids;
     std::unordered_map<int64_t, size_t> pos;
     for (size_t i = 0; i < m.leads.size(); i++)
@@ -538,7 +577,8 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
 
     Scope scope = compute_scope(spi, a, epoch);
     c.processed = scope.processed;
-    load_work(spi, m, scope.work);
+    Skipped skipped;
+    load_work(spi, m, scope.work, skipped);
     m.reserve(m.leads.size());
     int64_t base_done = scope.processed - (int64_t)m.leads.size();
 
@@ -556,7 +596,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     for (int round = 0; round < kMaxRounds; round++) {
         bool moved = driver_pass(spi, m);
         if (m.changed() && !skipped_loaded) {
-            load_skipped(spi, m);
+            load_skipped(spi, m, skipped);
             skipped_loaded = true;
         }
         std::vector<Lead *> stale;
@@ -581,18 +621,22 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     for (Lead &l : m.leads)
         if (l.skipped && l.person && m.driver_results.count(l.person)) l.skipped = false;
 
-    // Outcomes and counters.
+    // Outcomes and counters. A skipped lead counts by its stored outcome.
+    auto count_prev = [&](const std::string &p) {
+        if (p == "NO_CANDIDATES" || p == "INVALID_DATA")
+            c.still_no_candidates++;
+        else if (p == "AMBIGUOUS" || p == "WEAK_MATCH" || p.rfind("DRIVER_", 0) == 0)
+            c.conflicts++;
+    };
+    if (!skipped.materialized)
+        for (const WorkItem &w : skipped.items) count_prev(w.outcome);
     std::vector<LeadOutcome> out(m.leads.size());
     for (size_t i = 0; i < m.leads.size(); i++) {
         Lead &l = m.leads[i];
         LeadOutcome &o = out[i];
         if (l.error) continue;
         if (l.skipped) {
-            const std::string &p = l.prev_outcome;
-            if (p == "NO_CANDIDATES" || p == "INVALID_DATA")
-                c.still_no_candidates++;
-            else if (p == "AMBIGUOUS" || p == "WEAK_MATCH" || p.rfind("DRIVER_", 0) == 0)
-                c.conflicts++;
+            count_prev(l.prev_outcome);
             continue;
         }
         if (l.linked_now) c.newly_linked++;
