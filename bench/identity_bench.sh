@@ -19,7 +19,8 @@ if [ -z "${PGPORT:-}" ]; then
 fi
 export PGUSER=${PGUSER:-postgres}
 DB=ct4_bench
-psql -q -X -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
+psql -q -X -d postgres -c "DROP DATABASE IF EXISTS ${DB}_job" -c "DROP DATABASE IF EXISTS $DB" \
+     -c "CREATE DATABASE $DB"
 psql -q -X -d $DB -c "CREATE EXTENSION ct4_jobs CASCADE"
 q() { psql -X -q -At -d $DB -v ON_ERROR_STOP=1 "$@"; }
 
@@ -51,6 +52,12 @@ SELECT i, current_date - (i % 30),
                             ELSE $DRIVERS + 10 + i END AS d) dd;
 SQL
 q -c "VACUUM ANALYZE"
+# The job runs in a copy of the generated data: the plain SQL's rolled-back
+# rows would leave canon's tables and indexes full of dead entries, which no
+# real first run meets. (The copy starts with cold shared buffers.)
+psql -q -X -d postgres -c "DROP DATABASE IF EXISTS ${DB}_job" \
+     -c "CREATE DATABASE ${DB}_job TEMPLATE $DB STRATEGY file_copy"
+qj() { psql -X -q -At -d ${DB}_job -v ON_ERROR_STOP=1 "$@"; }
 
 echo "plain SQL (set-based, rolled back) ..."
 PLAIN_MS=$(q <<'SQL' | tail -1
@@ -110,22 +117,18 @@ ROLLBACK;
 SQL
 )
 echo "plain SQL first run: ${PLAIN_MS} ms"
-# The rollback leaves the plain SQL's rows dead in canon's tables and indexes;
-# without this (untimed) VACUUM the job would insert into indexes full of dead
-# entries, which no real first run does.
-q -c "VACUUM canon.persons, canon.identity_links, canon.identity_keys"
 
-run() { q -c "SELECT round(duration_ms)::text || ' ms  ' || row(processed, newly_linked, newly_driver_mapped, still_no_candidates, conflicts, errors)::text FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')"; }
+run() { qj -c "SELECT round(duration_ms)::text || ' ms  ' || row(processed, newly_linked, newly_driver_mapped, still_no_candidates, conflicts, errors)::text FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')"; }
 FIRST=$(run); echo "ct4 first run:       $FIRST  (processed, linked, driver_mapped, no_candidates, conflicts, errors)"
 NOOP=$(run); echo "ct4 no-op rerun:     $NOOP"
-WALL=$( { /usr/bin/time -f %e psql -X -q -At -d $DB -c "SELECT status FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')" >/dev/null; } 2>&1 )
+WALL=$( { /usr/bin/time -f %e psql -X -q -At -d ${DB}_job -c "SELECT status FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')" >/dev/null; } 2>&1 )
 echo "ct4 no-op rerun, client wall clock incl. connect: ${WALL} s"
-DEF=$(q -c "SELECT round(duration_ms)::text || ' ms' FROM ct4.reconcile_leads_pipeline()")
+DEF=$(qj -c "SELECT round(duration_ms)::text || ' ms' FROM ct4.reconcile_leads_pipeline()")
 echo "ct4 no-op rerun with defaults (30 days, 2000 rows, all limbo stages): $DEF"
-DEF2=$(q -c "SELECT round(duration_ms)::text || ' ms' FROM ct4.reconcile_leads_pipeline()")
+DEF2=$(qj -c "SELECT round(duration_ms)::text || ' ms' FROM ct4.reconcile_leads_pipeline()")
 echo "ct4 no-op default call, again: $DEF2"
-VIEW_MS=$(q -c "\\timing on" -c "SELECT count(*) FROM ops.v_cabinet_leads_limbo WHERE limbo_stage = 'TRIPS_NO_CLAIM'" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
-FN_MS=$(q -c "\\timing on" -c "SELECT count(*) FROM ct4._identity_trips_no_claim(NULL, NULL, NULL, 100000000)" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+VIEW_MS=$(qj -c "\\timing on" -c "SELECT count(*) FROM ops.v_cabinet_leads_limbo WHERE limbo_stage = 'TRIPS_NO_CLAIM'" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
+FN_MS=$(qj -c "\\timing on" -c "SELECT count(*) FROM ct4._identity_trips_no_claim(NULL, NULL, NULL, 100000000)" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
 echo "TRIPS_NO_CLAIM leads over all $LEADS leads: view ${VIEW_MS} ms, job's look-up (index order, per lead) ${FN_MS} ms"
 FIRST_MS=${FIRST%% ms*}
 echo "ratio ct4 / plain SQL (first run): $(awk -v a="$FIRST_MS" -v b="$PLAIN_MS" 'BEGIN { printf "%.2f", a / b }')"

@@ -233,14 +233,21 @@ Scope compute_scope(Spi &spi, const Args &a, int64_t epoch) {
                 "                AND s.checked_on = CURRENT_DATE, false)"
                 "  FROM canon.identity_lead_state s"
                 " WHERE s.stage <> 'DONE' AND s.lead_date >= CURRENT_DATE - $1"
-                "   AND ($2::date IS NULL OR (s.lead_date, s.lead_id) <= ($2::date, $3))"
-                " ORDER BY s.lead_date, s.lead_id",
+                "   AND ($2::date IS NULL OR (s.lead_date, s.lead_id) <= ($2::date, $3))",
                 {pg::p_int4(a.days_back), bdate, pg::p_int8(bid), pg::p_int8(epoch)}, true);
+            // Sorted here, not by ORDER BY: without it the planner reads the
+            // pending index as a bitmap, page by page, which right after a big
+            // run (its old index entries not yet vacuumed) costs half as much.
+            std::vector<std::pair<std::pair<int32_t, int64_t>, WorkItem>> rows;
+            rows.reserve(spi.rows());
             pg::RowReader r(spi);
             for (uint64_t i = 0; i < spi.rows(); i++) {
                 r.load(i);
-                sc.work.push_back(read_work_item(r));
+                rows.push_back({{r.int4(1), r.int8(0)}, read_work_item(r)});
             }
+            std::sort(rows.begin(), rows.end(),
+                      [](const auto &x, const auto &y) { return x.first < y.first; });
+            for (auto &row : rows) sc.work.push_back(std::move(row.second));
         }
         sc.processed += recent;
     }
