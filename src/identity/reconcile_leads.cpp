@@ -161,14 +161,14 @@ Scope compute_scope(Spi &spi, const Args &a, int64_t epoch) {
             bid = pg::p_int8(pend.back().id);
         }
         spi.exec(
-            "SELECT t.lead_id FROM ct4._identity_trips_no_claim("
+            "SELECT t.lead_id, t.lead_date FROM ct4._identity_trips_no_claim("
             "  CASE WHEN $1 THEN CURRENT_DATE - $2 END, $3, $4, $5) t",
             {pg::p_bool(a.process_recent), pg::p_int4(a.days_back), bdate, bid, pg::p_int8(limit)},
             true);
         pg::RowReader r(spi);
         for (uint64_t i = 0; i < spi.rows(); i++) {
             r.load(i);
-            tncs.push_back({r.int8(0), false, false, 0, {}});
+            tncs.push_back({r.int8(0), false, false, r.int4(1), {}});  // never NULL-dated
         }
     }
     // Merge in lead order (NULL dates last); a lead in both lists is pending.

@@ -4,7 +4,7 @@
 \set n 3000
 \set seed 5
 BEGIN;
-SELECT plan(9);
+SELECT plan(16);
 SELECT lead_rows FROM ct4.generate_demo_data(:n, :seed) \g /dev/null
 \i test/fixtures/demo_ground_truth_links.sql
 
@@ -58,5 +58,48 @@ SELECT is((SELECT processed FROM ct4.reconcile_leads_pipeline(10, 100000000, tru
                UNION
                SELECT t.lead_id FROM tnc t) x),
           'recent leads plus limbo leads, each once');
+
+-- Which leads a cut scope takes: after a full run, the pending leads are the
+-- NO_IDENTITY ones; a settings change makes them due again, and a run over
+-- the limbo stages {NO_IDENTITY, TRIPS_NO_CLAIM} with a row_limit that cuts
+-- their union re-checks exactly the NO_IDENTITY leads among its first rows.
+SELECT lives_ok($$SELECT * FROM ct4.reconcile_leads_pipeline(36500, 100000000)$$, 'a full run');
+UPDATE ct4.settings SET value = value WHERE name = 'window_days';
+CREATE TEMP TABLE cut AS
+SELECT x.lead_id, x.pending FROM (
+    SELECT s.lead_id, s.lead_date, true AS pending FROM canon.identity_lead_state s
+     WHERE s.stage IN ('NEW', 'NO_IDENTITY')
+    UNION
+    SELECT t.lead_id, t.lead_date, false FROM tnc t) x
+ ORDER BY x.lead_date NULLS LAST, x.lead_id
+ LIMIT (SELECT count(*) / 2 FROM tnc) + (SELECT count(*) / 2 FROM canon.identity_lead_state
+                                          WHERE stage IN ('NEW', 'NO_IDENTITY'));
+SELECT cmp_ok((SELECT count(*) FROM cut WHERE pending), '>', 0::bigint, 'the cut holds pending leads');
+SELECT cmp_ok((SELECT count(*) FROM cut WHERE NOT pending), '>', 0::bigint, 'and TRIPS_NO_CLAIM leads');
+SELECT is(processed, (SELECT count(*)::integer FROM cut), 'the run takes row_limit leads')
+  FROM ct4.reconcile_leads_pipeline(30, (SELECT count(*)::integer FROM cut), false, true,
+                                    '{NO_IDENTITY,TRIPS_NO_CLAIM}');
+SELECT set_eq($$SELECT s.lead_id FROM canon.identity_lead_state s
+                 WHERE s.checked_epoch = (SELECT e.epoch FROM canon.identity_epoch e)$$,
+              $$SELECT lead_id FROM cut WHERE pending$$,
+              'it re-checked exactly the pending leads among the first row_limit of the union');
+-- A row_limit below the number of pending leads: TRIPS_NO_CLAIM leads are
+-- looked for only before the last pending lead that fits.
+UPDATE ct4.settings SET value = value WHERE name = 'window_days';
+CREATE TEMP TABLE cut2 AS
+SELECT x.lead_id, x.pending FROM (
+    SELECT s.lead_id, s.lead_date, true AS pending FROM canon.identity_lead_state s
+     WHERE s.stage IN ('NEW', 'NO_IDENTITY')
+    UNION
+    SELECT t.lead_id, t.lead_date, false FROM tnc t) x
+ ORDER BY x.lead_date NULLS LAST, x.lead_id
+ LIMIT (SELECT count(*) / 3 FROM canon.identity_lead_state WHERE stage IN ('NEW', 'NO_IDENTITY'));
+SELECT is(processed, (SELECT count(*)::integer FROM cut2), 'a small row_limit: the run takes row_limit leads')
+  FROM ct4.reconcile_leads_pipeline(30, (SELECT count(*)::integer FROM cut2), false, true,
+                                    '{NO_IDENTITY,TRIPS_NO_CLAIM}');
+SELECT set_eq($$SELECT s.lead_id FROM canon.identity_lead_state s
+                 WHERE s.checked_epoch = (SELECT e.epoch FROM canon.identity_epoch e)$$,
+              $$SELECT lead_id FROM cut2 WHERE pending$$,
+              'and re-checks the pending leads among them');
 SELECT * FROM finish();
 ROLLBACK;
