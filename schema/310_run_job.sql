@@ -21,8 +21,10 @@ $$;
 -- Called by whatever reads the history (job_status, health, metrics,
 -- run_job, maintenance, the alert job). Does nothing in a read-only
 -- transaction (job_status still shows CRASHED, computed on the fly).
+-- SECURITY DEFINER: a read-only role reading job_status must be able to
+-- record what it saw; this only turns dead RUNNING rows into CRASHED.
 CREATE FUNCTION ct4._reap_crashed() RETURNS integer
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE n integer;
 BEGIN
     IF current_setting('transaction_read_only')::boolean THEN RETURN 0; END IF;
