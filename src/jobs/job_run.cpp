@@ -59,7 +59,7 @@ JobRun::JobRun(pg::Spi &spi, const char *job_name, const std::string &args_json,
     // passes its id in ct4.run_id; adopt that row instead of making a second.
     auto adopted = spi_.scalar_int8(
         "UPDATE ct4.job_runs SET args = $2, source_tables = $3, backend_pid = pg_catalog.pg_backend_pid()"
-        " WHERE run_id = pg_catalog.nullif(pg_catalog.current_setting('ct4.run_id', true), '')::bigint"
+        " WHERE run_id = NULLIF(pg_catalog.current_setting('ct4.run_id', true), '')::bigint"
         "   AND job_name = $1 AND status = 'RUNNING' RETURNING run_id",
         {pg::p_text(job_name_), pg::p_jsonb(args_json), pg::p_text_array(tables)});
     if (adopted) {
