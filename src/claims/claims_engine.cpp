@@ -72,7 +72,9 @@ const char *kDriverLeads =
 // last lead's window: read once, in one query per batch.
 const char *kTrips =
     "SELECT d.k::pg_catalog.int4, s.trip_date - DATE '2000-01-01', s.count_orders_completed"
-    "  FROM pg_catalog.unnest($1::pg_catalog.text[], $2::pg_catalog.int4[], $3::pg_catalog.int4[])"
+    "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+    "pg_catalog.unnest($2::pg_catalog.int4[]),"
+    "                  pg_catalog.unnest($3::pg_catalog.int4[]))"
     "       WITH ORDINALITY AS d(driver_id, lo, hi, k)"
     "  JOIN raw.summary_daily s ON s.driver_id = d.driver_id"
     "   AND s.trip_date >= DATE '2000-01-01' + d.lo AND s.trip_date < DATE '2000-01-01' + d.hi";

@@ -151,6 +151,16 @@ std::vector<GapRow> decide_driver(const DriverInput &in, const std::vector<Miles
                 } else {
                     r.decision = Decision::Invalid;
                     r.reason = reason::kClaimedLaterLead;
+                    // Every other in-scope lead that achieved it before the
+                    // claimed lead is unclaimed too (limbo TRIPS_NO_CLAIM).
+                    for (const auto &e : leads) {
+                        if (&e == owner || !e.w.achieved[m] || e.key.date < cutoff) continue;
+                        if (!(e.key < ck)) break;
+                        GapRow o = r;
+                        o.lead_id = e.key.id;
+                        o.lead_date = e.key.date;
+                        rows.push_back(std::move(o));
+                    }
                 }
             }
             rows.push_back(std::move(r));

@@ -161,6 +161,16 @@ TEST(ClaimsDecide, ReverifyReportsClaimsThatNoLongerHold) {
                                         "2/1 EXISTS STALE_EARLIER_LEAD_ELIGIBLE"}));
 }
 
+TEST(ClaimsDecide, EveryLeadBeforeTheLaterClaimIsInvalid) {
+    DriverInput in;
+    in.leads = {{1, D0}, {2, D0 + 5}, {3, D0 + 8}, {4, D0 + 9}};
+    in.trips = {{D0 + 9, 1}};           // in every window
+    in.claims = {{500, 1, 3, D0 + 8}};  // filed under lead 3
+    EXPECT_EQ(briefs(decide(in, D0 + 2)),
+              (std::vector<std::string>{"1/1 INVALID CLAIMED_UNDER_LATER_LEAD",
+                                        "2/1 INVALID CLAIMED_UNDER_LATER_LEAD"}));
+}
+
 TEST(ClaimsDecide, LeadConditions) {
     EXPECT_STREQ(lead_condition(false, true, true), "LEAD_DATE_NULL");
     EXPECT_STREQ(lead_condition(false, false, false), "LEAD_DATE_NULL");
