@@ -31,42 +31,58 @@ void free_result() {
     });
 }
 
+// The LATERAL ... OFFSET 0 subqueries below keep the planner from hashing
+// whole tables (identity_links, the ledger): each outer row is one index
+// probe, so the work grows with the rows in scope, not with table sizes.
 const char *kScopeLeads =
-    "SELECT l.lead_id, l.lead_date - DATE '2000-01-01', ll.person_key, dl.source_pk"
+    "SELECT l.lead_id, l.lead_date - DATE '2000-01-01', p.person_key, p.driver_id"
     "  FROM (SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
     "         WHERE s.lead_date >= DATE '2000-01-01' + $1"
     "        UNION ALL"
     "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
     "         WHERE s.lead_date IS NULL) l"
-    "  LEFT JOIN canon.identity_links ll"
-    "         ON ll.source_table = 'module_ct_cabinet_leads'"
-    "        AND ll.source_pk = l.lead_id::pg_catalog.text"
-    "  LEFT JOIN canon.identity_links dl"
-    "         ON dl.source_table = 'drivers' AND dl.person_key = ll.person_key";
+    "  LEFT JOIN LATERAL ("
+    "       SELECT ll.person_key,"
+    "              (SELECT dl.source_pk FROM canon.identity_links dl"
+    "                WHERE dl.source_table = 'drivers' AND dl.person_key = ll.person_key) AS "
+    "driver_id"
+    "         FROM canon.identity_links ll"
+    "        WHERE ll.source_table = 'module_ct_cabinet_leads'"
+    "          AND ll.source_pk = l.lead_id::pg_catalog.text OFFSET 0) p ON true";
 
 // The ledger rows of the drivers in scope, plus (re-verification) every
 // ledger row whose lead_date is in scope.
 const char *kLedger =
-    "SELECT c.claim_id, c.driver_id, c.milestone_value, c.lead_id,"
-    "       c.lead_date - DATE '2000-01-01'"
-    "  FROM ops.cabinet_claims_14d c WHERE c.driver_id = ANY ($1)"
+    "SELECT c.claim_id, c.driver_id, c.milestone_value, c.lead_id, c.lead_date"
+    "  FROM pg_catalog.unnest($1::pg_catalog.text[]) AS d(driver_id)"
+    "  CROSS JOIN LATERAL (SELECT c.claim_id, c.driver_id, c.milestone_value, c.lead_id,"
+    "                             c.lead_date - DATE '2000-01-01' AS lead_date"
+    "                        FROM ops.cabinet_claims_14d c WHERE c.driver_id = d.driver_id OFFSET "
+    "0) c"
     " UNION "
     "SELECT c.claim_id, c.driver_id, c.milestone_value, c.lead_id,"
     "       c.lead_date - DATE '2000-01-01'"
     "  FROM ops.cabinet_claims_14d c"
     " WHERE $2 AND c.lead_date >= DATE '2000-01-01' + $3";
 
-// Every lead of each driver (through the driver's person), in scope or not:
-// eligibility depends on the driver's earlier leads too.
-const char *kDriverLeads =
-    "SELECT d.k::pg_catalog.int4, dl.person_key, l.lead_id, l.lead_date - DATE '2000-01-01'"
-    "  FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS d(driver_id, k)"
-    "  JOIN canon.identity_links dl ON dl.source_table = 'drivers' AND dl.source_pk = d.driver_id"
-    "  JOIN canon.identity_links ll"
-    "    ON ll.source_table = 'module_ct_cabinet_leads' AND ll.person_key = dl.person_key"
-    "  JOIN raw.module_ct_cabinet_leads l"
-    "    ON l.lead_id = CASE WHEN ll.source_pk OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'"
-    "                        THEN ll.source_pk::pg_catalog.int8 END";
+// Every lead of each driver's person, in scope or not: eligibility depends
+// on the driver's earlier leads too. By person_key: an index scan per person.
+const char *kPersonLeads =
+    "SELECT d.k::pg_catalog.int4, x.lead_id, x.lead_date"
+    "  FROM pg_catalog.unnest($1::pg_catalog.int8[]) WITH ORDINALITY AS d(person_key, k)"
+    "  CROSS JOIN LATERAL ("
+    "       SELECT l.lead_id, l.lead_date - DATE '2000-01-01' AS lead_date"
+    "         FROM canon.identity_links ll"
+    "         JOIN raw.module_ct_cabinet_leads l"
+    "           ON l.lead_id = CASE WHEN ll.source_pk OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'"
+    "                               THEN ll.source_pk::pg_catalog.int8 END"
+    "        WHERE ll.source_table = 'module_ct_cabinet_leads' AND ll.person_key = d.person_key"
+    "       OFFSET 0) x";
+
+// The persons of drivers known only from the ledger (re-verification).
+const char *kDriverPersons =
+    "SELECT dl.source_pk, dl.person_key FROM canon.identity_links dl"
+    " WHERE dl.source_table = 'drivers' AND dl.source_pk = ANY ($1::pg_catalog.text[])";
 
 // The trips of each driver between its first lead_date and the end of its
 // last lead's window: read once, in one query per batch.
@@ -115,6 +131,7 @@ Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &pr
         bool has_date = !spi.is_null(i, 1), has_person = !spi.is_null(i, 2);
         auto driver = spi.get_text(i, 3);
         int64_t ix = driver ? driver_of(*driver) : -1;
+        if (ix >= 0) out.driver_person[(size_t)ix] = spi.get_int8(i, 2);
         if (const char *why = cc::lead_condition(has_date, has_person, driver.has_value())) {
             cc::GapRow r{};
             r.decision = cc::Decision::Invalid;
@@ -140,6 +157,15 @@ Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &pr
     }
     free_result();
     claims_of.resize(out.drivers.size());
+    std::vector<std::optional<std::string>> unknown;
+    for (size_t k = 0; k < out.drivers.size(); k++)
+        if (out.driver_person[k] == 0) unknown.emplace_back(out.drivers[k]);
+    if (!unknown.empty()) {
+        spi.exec(kDriverPersons, {pg::p_text_array(unknown)});
+        for (uint64_t i = 0, n = spi.rows(); i < n; i++)
+            out.driver_person[(size_t)driver_ix[*spi.get_text(i, 0)]] = spi.get_int8(i, 1);
+        free_result();
+    }
 
     // 3. Per batch of drivers: all their leads, their trips once, decide.
     const int64_t total = (int64_t)out.drivers.size();
@@ -149,14 +175,14 @@ Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &pr
         std::vector<std::optional<std::string>> ids(out.drivers.begin() + (long)lo,
                                                     out.drivers.begin() + (long)hi);
         std::vector<std::vector<cc::DriverLead>> leads(nb);
-        spi.exec(kDriverLeads, {pg::p_text_array(ids)});
+        std::vector<int64_t> persons(out.driver_person.begin() + (long)lo,
+                                     out.driver_person.begin() + (long)hi);
+        spi.exec(kPersonLeads, {pg::p_int8_array(persons)});
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-            bool null_k, null_p, null_id, null_d;
+            bool null_k, null_id, null_d;
             size_t k = (size_t)fast_int(i, 0, &null_k, false) - 1;
-            int64_t person = fast_int(i, 1, &null_p, true);
-            int64_t lead_id = fast_int(i, 2, &null_id, true);
-            int64_t d = fast_int(i, 3, &null_d, false);
-            out.driver_person[lo + k] = person;
+            int64_t lead_id = fast_int(i, 1, &null_id, true);
+            int64_t d = fast_int(i, 2, &null_d, false);
             leads[k].push_back(
                 {lead_id, null_d ? std::nullopt : std::optional<cc::Day>((cc::Day)d)});
         }
@@ -207,7 +233,7 @@ Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &pr
                 rows.push_back(std::move(r));
             }
         }
-        if (progress) progress((int64_t)hi, total);
+        if (progress) progress((int64_t)hi, total, (int64_t)rows.size());
         pg::check_interrupts();
     }
 

@@ -29,8 +29,9 @@ struct Decisions {
     std::vector<core::claims::GapRow> rows;  // sorted, within row_limit
 };
 
-// Called after each batch of drivers with (drivers done, drivers total).
-using Progress = std::function<void(int64_t, int64_t)>;
+// Called after each batch of drivers with (drivers done, drivers total,
+// rows decided so far).
+using Progress = std::function<void(int64_t, int64_t, int64_t)>;
 
 Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &progress);
 

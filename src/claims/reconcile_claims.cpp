@@ -139,7 +139,9 @@ Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
     if (job.try_lock()) {
         auto d = ct4::claims::decide_scope(
             spi, {days_back, row_limit, !only_gaps},
-            [&](int64_t done, int64_t total) { job.progress(done, total, counters()); });
+            [&](int64_t done, int64_t total, int64_t decided) {
+                job.progress(done, total, {{"drivers", total}, {"rows_decided", decided}});
+            });
         for (const auto &r : d.rows) {
             processed++;
             if (r.is_gap()) gaps++;
