@@ -117,9 +117,11 @@ SELECT c.claim_id, c.driver_id, c.person_key, c.lead_id, c.lead_date, c.mileston
 -- are ordered by (lead_date, lead_id). claim_status / gap_reason:
 --   EXISTS  CLAIM_FILED                 the claim is filed for this lead
 --   EXISTS  CLAIMED_UNDER_EARLIER_LEAD  filed for an earlier lead of the driver
---   EXISTS  CLAIMED_UNDER_LATER_LEAD    filed for a later lead (this earlier lead
---           was linked after the claim was filed); the driver is paid once and
---           no job rewrites the ledger, so nothing is missing
+--   MISSING CLAIMED_UNDER_LATER_LEAD    filed for a later lead (this earlier lead
+--           was linked after the claim was filed): SPEC 3 puts this lead in
+--           TRIPS_NO_CLAIM (no claim for it, none under an earlier lead), and
+--           the claims job reports it INVALID: the ledger's one claim per
+--           (driver, milestone) is taken and no job rewrites the ledger
 --   MISSING MILESTONE_ACHIEVED_NO_CLAIM this lead is the earliest one whose window
 --           achieved it and no claim exists: the claims job files it
 --   MISSING EARLIER_LEAD_UNCLAIMED      an earlier lead of the driver achieved it
@@ -142,7 +144,9 @@ SELECT r.driver_id, r.person_key, r.lead_id, r.lead_date, r.milestone_value, m.a
        r.trips_in_window, r.achieved_date, r.window_end,
        c.claim_id, c.lead_id AS claim_lead_id,
        CASE WHEN r.milestone_value IS NULL THEN NULL
-            WHEN c.claim_id IS NULL THEN 'MISSING' ELSE 'EXISTS' END AS claim_status,
+            WHEN c.claim_id IS NULL THEN 'MISSING'
+            WHEN (c.lead_date, c.lead_id) > (r.lead_date, r.lead_id) THEN 'MISSING'
+            ELSE 'EXISTS' END AS claim_status,
        CASE
            WHEN r.milestone_value IS NULL THEN NULL
            WHEN c.claim_id IS NOT NULL AND c.lead_id = r.lead_id THEN 'CLAIM_FILED'

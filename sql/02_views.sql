@@ -15,7 +15,7 @@ INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name) VALUES
     (107, '2026-01-12', 'person 5, second lead'),
     (108, NULL,         'person 6, no lead date'),
     (109, '2026-01-07', 'person 4, second lead'),
-    (110, '2026-01-02', 'person 7, linked after its claim went to lead 111'),
+    (110, '2026-01-02', 'person 7, linked after its claim went to lead 111: TRIPS_NO_CLAIM'),
     (111, '2026-01-03', 'person 7, claim filed here');
 INSERT INTO raw.drivers (driver_id, full_name) VALUES
     ('D2', 'two'), ('D3', 'three'), ('D4', 'four'), ('D5', 'five'), ('D6', 'six'), ('D7', 'seven');

@@ -1,0 +1,182 @@
+// ct4.reconcile_claims_14d (SPEC 4.3): files every missing claim of the
+// leads in scope with its evidence, counts every decision, refreshes the
+// registered materialized views and records its run.
+#include "claims/claims_engine.hpp"
+#include "jobs/job_run.hpp"
+#include "pg/args.hpp"
+#include "pg/srf.hpp"
+
+extern "C" {
+#include "utils/builtins.h"
+}
+
+#include <algorithm>
+#include <climits>
+#include <map>
+
+namespace {
+
+namespace cc = ct4::core::claims;
+using ct4::jobs::Counters;
+using namespace ct4::pg;
+
+// CREATE rows per INSERT statement.
+constexpr size_t kInsertBatch = 10000;
+
+const char *kInsert =
+    "INSERT INTO ops.cabinet_claims_14d (driver_id, person_key, lead_id, lead_date,"
+    "       milestone_value, amount, trips_in_window, achieved_date, window_end, evidence,"
+    "       created_at, run_id)"
+    "SELECT u.driver_id, u.person_key, u.lead_id, DATE '2000-01-01' + u.ld, u.mv, m.amount,"
+    "       u.tiw, DATE '2000-01-01' + u.ad, DATE '2000-01-01' + u.we, u.ev::pg_catalog.jsonb,"
+    "       pg_catalog.now(), $10"
+    "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+    "pg_catalog.unnest($2::pg_catalog.int8[]),"
+    "                  pg_catalog.unnest($3::pg_catalog.int8[]), "
+    "pg_catalog.unnest($4::pg_catalog.int4[]),"
+    "                  pg_catalog.unnest($5::pg_catalog.int4[]), "
+    "pg_catalog.unnest($6::pg_catalog.int4[]),"
+    "                  pg_catalog.unnest($7::pg_catalog.int4[]), "
+    "pg_catalog.unnest($8::pg_catalog.int4[]),"
+    "                  pg_catalog.unnest($9::pg_catalog.text[]))"
+    "       AS u(driver_id, person_key, lead_id, ld, mv, tiw, ad, we, ev)"
+    "  JOIN ct4.milestones m ON m.milestone_value = u.mv"
+    "    ON CONFLICT (driver_id, milestone_value) DO NOTHING";
+
+// Files the CREATE rows (one INSERT per batch). A row that lost a race with
+// another writer is skipped by ON CONFLICT and not counted as created.
+int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
+    int64_t created = 0;
+    std::vector<const cc::GapRow *> todo;
+    for (const auto &r : d.rows)
+        if (r.decision == cc::Decision::Create) todo.push_back(&r);
+    for (size_t lo = 0; lo < todo.size(); lo += kInsertBatch) {
+        size_t hi = std::min(todo.size(), lo + kInsertBatch);
+        std::vector<std::optional<std::string>> drivers, evidence;
+        std::vector<int64_t> persons, leads;
+        std::vector<int32_t> lead_dates, ms, tiw, achieved, ends;
+        for (size_t i = lo; i < hi; i++) {
+            const cc::GapRow &r = *todo[i];
+            const std::string &driver = d.drivers[(size_t)r.driver_ix];
+            int64_t person = d.driver_person[(size_t)r.driver_ix];
+            drivers.emplace_back(driver);
+            persons.push_back(person);
+            leads.push_back(r.lead_id);
+            lead_dates.push_back(*r.lead_date);
+            ms.push_back(*r.milestone_value);
+            tiw.push_back((int32_t)std::min<int64_t>(r.trips_in_window, INT_MAX));
+            achieved.push_back(r.achieved_date);
+            ends.push_back(cc::window_end(*r.lead_date, d.window_days));
+            evidence.emplace_back(cc::evidence_json(r, driver, person, d.window_days));
+        }
+        created += (int64_t)spi.exec(
+            kInsert,
+            {p_text_array(drivers), p_int8_array(persons), p_int8_array(leads),
+             p_int4_array(lead_dates), p_int4_array(ms), p_int4_array(tiw), p_int4_array(achieved),
+             p_int4_array(ends), p_text_array(evidence), p_int8(run_id)});
+        check_interrupts();
+    }
+    return created;
+}
+
+// The run record's details: invalid conditions by reason and the ledger
+// rows that no longer hold (re-verification), at most 1000 of them listed.
+std::string details_json(const ct4::claims::Decisions &d) {
+    std::map<std::string, int64_t> by_reason;
+    std::string stale = "[";
+    int64_t listed = 0;
+    for (const auto &r : d.rows) {
+        if (r.decision == cc::Decision::Invalid) by_reason[r.reason]++;
+        if (!r.is_stale() || listed >= 1000) continue;
+        if (listed++) stale += ",";
+        stale += "{\"claim_id\":" + std::to_string(r.claim_id.value_or(0)) +
+                 ",\"driver_id\":" + ct4::jobs::json_string(d.drivers[(size_t)r.driver_ix]) +
+                 ",\"lead_id\":" + std::to_string(r.lead_id) +
+                 ",\"milestone_value\":" + std::to_string(r.milestone_value.value_or(0)) +
+                 ",\"reason\":" + ct4::jobs::json_string(r.reason) + "}";
+    }
+    std::string out = "{\"invalid_by_reason\":{";
+    bool first = true;
+    for (const auto &[k, v] : by_reason) {
+        out += (first ? "" : ",") + ct4::jobs::json_string(k) + ":" + std::to_string(v);
+        first = false;
+    }
+    return out + "},\"stale_claims_listed\":" + stale + "]}";
+}
+
+Datum text_datum(const std::string &s) {
+    const char *c = s.c_str();
+    return guarded([&] { return CStringGetTextDatum(c); });
+}
+
+Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
+    int32_t days_back = arg_int4(fcinfo, 0, "days_back");
+    require_range("days_back", days_back, 0, 36500);
+    int32_t row_limit = arg_int4(fcinfo, 1, "row_limit");
+    require_range("row_limit", row_limit, 1, 100000000);
+    bool only_gaps = arg_bool(fcinfo, 2, "only_gaps");
+    bool dry_run = arg_bool(fcinfo, 3, "dry_run");
+
+    RowSink sink(fcinfo);
+    Spi spi;
+    std::string args = "{\"days_back\":" + std::to_string(days_back) +
+                       ",\"row_limit\":" + std::to_string(row_limit) +
+                       ",\"only_gaps\":" + (only_gaps ? "true" : "false") +
+                       ",\"dry_run\":" + (dry_run ? "true" : "false") + "}";
+    ct4::jobs::JobRun job(spi, "reconcile_claims_14d", args,
+                          {"raw.module_ct_cabinet_leads", "raw.summary_daily",
+                           "canon.identity_links", "ops.cabinet_claims_14d"});
+    int64_t processed = 0, gaps = 0, should = 0, exist = 0, invalid = 0, created = 0, refreshed = 0,
+            stale = 0;
+    auto counters = [&] {
+        return Counters{{"processed", processed},        {"gaps_found", gaps},
+                        {"claims_should_exist", should}, {"claims_already_exist", exist},
+                        {"invalid_conditions", invalid}, {"claims_created", created},
+                        {"refreshed_views", refreshed},  {"stale_claims", stale}};
+    };
+
+    const char *status = "SKIPPED_LOCKED";
+    if (job.try_lock()) {
+        auto d = ct4::claims::decide_scope(
+            spi, {days_back, row_limit, !only_gaps},
+            [&](int64_t done, int64_t total, int64_t decided) {
+                job.progress(done, total, {{"drivers", total}, {"rows_decided", decided}});
+            });
+        for (const auto &r : d.rows) {
+            processed++;
+            if (r.is_gap()) gaps++;
+            if (r.decision == cc::Decision::Create) should++;
+            if (r.decision == cc::Decision::Invalid) invalid++;
+            if (r.decision == cc::Decision::Exists) (r.is_stale() ? stale : exist)++;
+        }
+        if (!dry_run) {
+            created = file_claims(spi, d, job.run_id());
+            refreshed = spi.scalar_int8("SELECT ct4._refresh_registered_views()").value_or(0);
+        }
+        status = dry_run ? "DRY_RUN" : "SUCCESS";
+        job.finish(status, counters());
+        spi.exec(
+            "UPDATE ct4.job_runs SET stats = stats OPERATOR(pg_catalog.||) $2 WHERE run_id = $1",
+            {p_int8(job.run_id()), p_jsonb(details_json(d))});
+    } else {
+        job.finish(status, counters());
+    }
+    double ms = job.elapsed_ms();
+
+    auto i4 = [](int64_t v) { return OutCol{Int32GetDatum((int32_t)v), false}; };
+    sink.put_row({{Int64GetDatum(job.run_id()), false},
+                  {text_datum(status), false},
+                  i4(processed),
+                  i4(gaps),
+                  i4(should),
+                  i4(exist),
+                  i4(invalid),
+                  i4(created),
+                  i4(refreshed),
+                  {Float8GetDatum(ms), false}});
+    return (Datum)0;
+}
+
+}  // namespace
+
+CT4_FUNCTION(ct4_reconcile_claims_14d, reconcile_claims_14d)
