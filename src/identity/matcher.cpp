@@ -48,7 +48,7 @@ bool Matcher::add_person_key(Person &p, int64_t person, int type, const std::str
     auto &v = slot(p.keys, type);
     if (std::find(v.begin(), v.end(), value) != v.end()) return false;
     v.push_back(value);
-    if (type != kName) persons_by_key_[key_id(type, value)].push_back(person);
+    if (type != kName) keys_[key_id(type, value)].persons.push_back(person);
     return true;
 }
 
@@ -66,7 +66,7 @@ void Matcher::add_run_keys(int64_t person, const core::Keys &k, const char *sour
         if (add_person_key(p, person, t, **vals[t])) {
             ++version_;
             p.version = version_;
-            if (t != kName) key_version_[key_id(t, **vals[t])] = version_;
+            if (t != kName) keys_[key_id(t, **vals[t])].version = version_;
         }
     }
 }
@@ -74,9 +74,8 @@ void Matcher::add_run_keys(int64_t person, const core::Keys &k, const char *sour
 std::vector<int64_t> Matcher::identity_candidates(const core::Keys &k) const {
     std::vector<int64_t> out;
     for (const auto &kid : search_key_ids(k)) {
-        auto it = persons_by_key_.find(kid);
-        if (it == persons_by_key_.end()) continue;
-        out.insert(out.end(), it->second.begin(), it->second.end());
+        const KeyEntry *e = find_key(kid);
+        if (e) out.insert(out.end(), e->persons.begin(), e->persons.end());
     }
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
@@ -106,8 +105,8 @@ bool Matcher::identity_stale(const Lead &l) const {
     if (l.person != 0 || l.error || l.skipped) return false;
     if (l.eval_version < 0) return true;
     for (const auto &kid : search_key_ids(l.keys)) {
-        auto it = key_version_.find(kid);
-        if (it != key_version_.end() && it->second > l.eval_version) return true;
+        const KeyEntry *e = find_key(kid);
+        if (e && e->version > l.eval_version) return true;
     }
     for (const auto &c : l.ranked)
         if (persons.at(c.index).version > l.eval_version) return true;
@@ -116,10 +115,10 @@ bool Matcher::identity_stale(const Lead &l) const {
 
 bool Matcher::touched_by_run(const Lead &l) const {
     for (const auto &kid : search_key_ids(l.keys)) {
-        if (key_version_.count(kid)) return true;
-        auto it = persons_by_key_.find(kid);
-        if (it == persons_by_key_.end()) continue;
-        for (int64_t p : it->second)
+        const KeyEntry *e = find_key(kid);
+        if (!e) continue;
+        if (e->version > 0) return true;
+        for (int64_t p : e->persons)
             if (persons.at(p).version > 0) return true;
     }
     return false;
@@ -128,11 +127,7 @@ bool Matcher::touched_by_run(const Lead &l) const {
 void Matcher::reserve(size_t n) {
     persons.reserve(n);
     driver_results.reserve(n);
-    persons_by_key_.reserve(4 * n);
-    key_version_.reserve(4 * n);
-    queried_.reserve(3 * n);
-    dqueried_.reserve(3 * n);
-    drivers_by_key_.reserve(3 * n);
+    keys_.reserve(3 * n);
     driver_ids_.reserve(n);
     drivers.reserve(n);
 }
@@ -140,7 +135,7 @@ void Matcher::reserve(size_t n) {
 void Matcher::add_driver(Driver d) {
     if (!driver_ids_.insert(d.id).second) return;
     size_t i = drivers.size();
-    for (const auto &kid : search_key_ids(d.keys)) drivers_by_key_[kid].push_back(i);
+    for (const auto &kid : search_key_ids(d.keys)) keys_[kid].drivers.push_back(i);
     drivers.push_back(std::move(d));
 }
 
@@ -158,9 +153,8 @@ void Matcher::eval_driver(int64_t person) {
     const std::vector<std::string> *vals[3] = {&p.keys.phones, &p.keys.licenses, &p.keys.plates};
     for (int t = 0; t < 3; t++)
         for (const auto &v : *vals[t]) {
-            auto it = drivers_by_key_.find(key_id(t, v));
-            if (it != drivers_by_key_.end())
-                cands.insert(cands.end(), it->second.begin(), it->second.end());
+            const KeyEntry *e = find_key(key_id(t, v));
+            if (e) cands.insert(cands.end(), e->drivers.begin(), e->drivers.end());
         }
     std::sort(cands.begin(), cands.end());
     cands.erase(std::unique(cands.begin(), cands.end()), cands.end());

@@ -98,13 +98,19 @@ class Matcher {
 
     // Identity side: ingest a stored key of a stored person.
     void add_stored_key(int64_t person, int type, const std::string &value);
-    bool identity_key_queried(const std::string &kid) const { return queried_.count(kid) > 0; }
-    void mark_identity_queried(const std::string &kid) { queried_.insert(kid); }
+    bool identity_key_queried(const std::string &kid) const {
+        const KeyEntry *e = find_key(kid);
+        return e && e->queried;
+    }
+    void mark_identity_queried(const std::string &kid) { keys_[kid].queried = true; }
 
     // Driver side.
     void add_driver(Driver d);
-    bool driver_key_queried(const std::string &kid) const { return dqueried_.count(kid) > 0; }
-    void mark_driver_queried(const std::string &kid) { dqueried_.insert(kid); }
+    bool driver_key_queried(const std::string &kid) const {
+        const KeyEntry *e = find_key(kid);
+        return e && e->driver_queried;
+    }
+    void mark_driver_queried(const std::string &kid) { keys_[kid].driver_queried = true; }
 
     // Decides the identity of an unlinked lead (links it when the rules say so).
     void eval_identity(Lead &l);
@@ -129,10 +135,19 @@ class Matcher {
 
     core::MatchSettings settings_;
     int64_t version_ = 0;
-    std::unordered_map<std::string, std::vector<int64_t>> persons_by_key_;
-    std::unordered_map<std::string, int64_t> key_version_;
-    std::unordered_set<std::string> queried_, dqueried_;
-    std::unordered_map<std::string, std::vector<size_t>> drivers_by_key_;
+    // Everything known of one search key (key id), in one hash entry: one
+    // look-up and one node per key instead of five.
+    struct KeyEntry {
+        std::vector<int64_t> persons;  // persons holding the key
+        std::vector<size_t> drivers;   // loaded drivers holding it (index in drivers)
+        int64_t version = 0;           // last change in this run (0: none)
+        bool queried = false, driver_queried = false;  // looked up in identity_keys / raw.drivers
+    };
+    const KeyEntry *find_key(const std::string &kid) const {
+        auto it = keys_.find(kid);
+        return it == keys_.end() ? nullptr : &it->second;
+    }
+    std::unordered_map<std::string, KeyEntry> keys_;
     std::unordered_set<std::string> driver_ids_;
 };
 
