@@ -128,6 +128,7 @@ void Matcher::reserve(size_t n) {
     persons.reserve(n);
     driver_results.reserve(n);
     keys_.reserve(3 * n);
+    new_keys.reserve(6 * n);  // a lead's keys and its driver's
     driver_ids_.reserve(n);
     drivers.reserve(n);
 }

@@ -296,6 +296,10 @@ void materialize(Matcher &m, Skipped &sk) {
 // fields, link and whether the person has a driver, in one query.
 void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work, Skipped &sk) {
     std::vector<int64_t> ids;
+    size_t fresh =
+        (size_t)std::count_if(work.begin(), work.end(), [](const WorkItem &w) { return w.fresh; });
+    m.leads.reserve(work.size() - fresh);
+    ids.reserve(work.size() - fresh);
     for (size_t i = 0; i < work.size(); i++) {
         WorkItem &w = work[i];
         if (w.fresh) {
