@@ -59,14 +59,16 @@ END $$;
 CREATE FUNCTION ct4._claims_mark_drivers(ids text[]) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO ops.claims_dirty_drivers AS d (driver_id, mark)
-    SELECT DISTINCT x, nextval('ops.claims_dirty_mark_seq') FROM unnest(ids) x WHERE x IS NOT NULL
+    SELECT u.x, nextval('ops.claims_dirty_mark_seq')
+      FROM (SELECT DISTINCT x FROM unnest(ids) x WHERE x IS NOT NULL) u
         ON CONFLICT (driver_id) DO UPDATE SET mark = EXCLUDED.mark;
 $$;
 
 CREATE FUNCTION ct4._claims_mark_leads(ids bigint[]) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO ops.claims_dirty_leads AS d (lead_id, mark)
-    SELECT DISTINCT x, nextval('ops.claims_dirty_mark_seq') FROM unnest(ids) x WHERE x IS NOT NULL
+    SELECT u.x, nextval('ops.claims_dirty_mark_seq')
+      FROM (SELECT DISTINCT x FROM unnest(ids) x WHERE x IS NOT NULL) u
         ON CONFLICT (lead_id) DO UPDATE SET mark = EXCLUDED.mark;
 $$;
 
@@ -244,3 +246,6 @@ SELECT pg_catalog.pg_extension_config_dump('ops.claims_driver_state', 'WHERE fal
 SELECT pg_catalog.pg_extension_config_dump('ops.claims_invalid_leads', 'WHERE false');
 SELECT pg_catalog.pg_extension_config_dump('ops.claims_dirty_drivers', 'WHERE false');
 SELECT pg_catalog.pg_extension_config_dump('ops.claims_dirty_leads', 'WHERE false');
+-- Marks only need to differ from the marks in the (empty after restore)
+-- dirty tables; dumped like every sequence so restores carry it on.
+SELECT pg_catalog.pg_extension_config_dump('ops.claims_dirty_mark_seq', '');

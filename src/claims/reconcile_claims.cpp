@@ -138,7 +138,7 @@ Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
     const char *status = "SKIPPED_LOCKED";
     if (job.try_lock()) {
         auto d = ct4::claims::decide_scope(
-            spi, {days_back, row_limit, !only_gaps},
+            spi, {days_back, row_limit, !only_gaps, true, !dry_run},
             [&](int64_t done, int64_t total, int64_t decided) {
                 job.progress(done, total, {{"drivers", total}, {"rows_decided", decided}});
             });
