@@ -158,7 +158,9 @@ BEGIN
 END $$;
 
 -- Ledger changed: the cached claims of the drivers concerned are rebuilt in
--- the same statement, so they always equal the ledger.
+-- the same statement, so they always equal the ledger. Inserted rows (the
+-- job's filing) are appended from the transition table; deleted or updated
+-- rows make the drivers' claims be re-read from the ledger.
 CREATE FUNCTION ct4._claims_ledger_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -169,7 +171,16 @@ BEGIN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
-        ids := ARRAY(SELECT DISTINCT n.driver_id FROM new_rows n);
+        UPDATE ops.claims_driver_state s SET claims = s.claims || x.claims
+          FROM (SELECT n.driver_id,
+                       array_agg(u.x ORDER BY n.claim_id, u.o) AS claims
+                  FROM new_rows n,
+                       LATERAL unnest(ARRAY[n.claim_id, n.milestone_value::bigint, n.lead_id,
+                                            (n.lead_date - DATE '2000-01-01')::bigint])
+                               WITH ORDINALITY u(x, o)
+                 GROUP BY n.driver_id) x
+         WHERE s.driver_id = x.driver_id;
+        RETURN NULL;
     ELSIF TG_OP = 'DELETE' THEN
         ids := ARRAY(SELECT DISTINCT o.driver_id FROM old_rows o);
     ELSE
