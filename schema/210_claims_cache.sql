@@ -56,6 +56,14 @@ BEGIN
     RETURN NULL;
 END $$;
 
+-- Empties the cache before a rebuild. SECURITY DEFINER: TRUNCATE needs a
+-- privilege the README's operator role (which runs the job) does not have.
+CREATE FUNCTION ct4._claims_cache_reset() RETURNS void
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    TRUNCATE ops.claims_driver_state, ops.claims_invalid_leads, ops.claims_dirty_drivers,
+             ops.claims_dirty_leads, ops.claims_cache_meta;
+$$;
+
 CREATE FUNCTION ct4._claims_mark_drivers(ids text[]) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO ops.claims_dirty_drivers AS d (driver_id, mark)
@@ -245,6 +253,7 @@ CREATE TRIGGER milestones_claims_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNC
     FOR EACH STATEMENT EXECUTE FUNCTION ct4._claims_cache_invalidate();
 
 REVOKE ALL ON FUNCTION ct4._claims_cache_invalidate() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ct4._claims_cache_reset() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_mark_drivers(text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_mark_leads(bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_trips_changed() FROM PUBLIC;

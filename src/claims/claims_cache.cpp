@@ -174,16 +174,14 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     free_result();
     if (!valid) {
         if (!write) return std::nullopt;
-        spi.exec(
-            "TRUNCATE ops.claims_driver_state, ops.claims_invalid_leads, "
-            "ops.claims_dirty_drivers, ops.claims_dirty_leads");
-        spi.exec("DELETE FROM ops.claims_cache_meta");
+        spi.exec("SELECT ct4._claims_cache_reset()");
     }
 
     Decisions out;
     out.cached = true;
     out.window_days = ctx.window_days;
     out.cutoff = ctx.cutoff;
+    std::vector<cc::GapRow> rows;
     std::unordered_map<std::string, int64_t> driver_ix;
     auto driver_of = [&](const std::string &id, int64_t person) {
         auto [it, added] = driver_ix.emplace(id, (int64_t)out.drivers.size());
@@ -192,6 +190,15 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             out.driver_person.push_back(person);
         }
         return it->second;
+    };
+
+    auto decide = [&](const std::string &id, int64_t person, const cc::DriverInput &in) {
+        int64_t ix = driver_of(id, person);
+        out.driver_person[(size_t)ix] = person;
+        for (auto &r : cc::decide_driver(in, ctx.milestones, ctx.window_days, ctx.cutoff, false)) {
+            r.driver_ix = ix;
+            rows.push_back(std::move(r));
+        }
     };
 
     // 1. Dirty marks (the ones we saw are deleted at the end, by mark).
@@ -212,16 +219,11 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
 
     // 2. Lead-level conditions of the uncovered part of the scope and of the
     // dirty leads, then the cached ones of the rest.
-    std::vector<cc::GapRow> rows;
     std::unordered_set<int64_t> fresh_leads;
     std::unordered_map<std::string, int64_t> fresh_drivers;  // driver -> person
-    struct InvalidLead {
-        int64_t lead_id;
-        std::optional<cc::Day> date;
-        std::optional<int64_t> person;
-        std::optional<std::string> driver;
-    };
-    std::vector<InvalidLead> invalid_store;
+    using InvalidLead = CacheUpdate::InvalidLead;
+    auto upd = std::make_shared<CacheUpdate>();
+    std::vector<InvalidLead> &invalid_store = upd->invalid;
     auto add_lead_row = [&](const InvalidLead &l) {
         bool in_scope = !l.date || *l.date >= ctx.cutoff;
         const char *why =
@@ -277,7 +279,6 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     }
 
     // 3. Cached drivers in scope, except the dirty ones.
-    std::vector<Driver> decided;  // in scope, with inputs
     std::unordered_set<std::string> have_state;
     if (valid) {
         spi.exec(kCachedDrivers, {pg::p_int4(ctx.cutoff)}, true);
@@ -301,11 +302,11 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             }
             Datum claims = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull);
             if (!isnull) d.in.claims = claims_of_array(claims);
-            decided.push_back(std::move(d));
+            decide(d.id, d.person, d.in);
+            out.drivers_from_cache++;
         }
         free_result();
     }
-    out.drivers_from_cache = (int64_t)decided.size();
 
     // 4. Recompute dirty drivers and drivers of fresh leads without a state.
     std::vector<std::optional<std::string>> todo;
@@ -333,123 +334,131 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         std::vector<int64_t> bperson(persons.begin() + (long)lo, persons.begin() + (long)hi);
         auto inputs = load_inputs(spi, bid, bperson, ctx.window_days);
         load_claims(spi, bid, inputs);
-        std::vector<std::optional<std::string>> w_ids, w_claims;
-        std::vector<int64_t> w_persons;
-        std::vector<int32_t> w_last;
-        std::vector<std::string> w_facts;
         for (size_t k = 0; k < bid.size(); k++) {
             auto last = last_lead_date(inputs[k]);
             if (!last) {
                 drop.emplace_back(bid[k]);
                 continue;
             }
-            if (write) {
-                w_ids.emplace_back(bid[k]);
-                w_persons.push_back(bperson[k]);
-                w_last.push_back(*last);
-                w_facts.push_back(cc::encode_facts(inputs[k]));
-                w_claims.emplace_back(claims_literal(inputs[k].claims));
-            }
-            if (*last >= ctx.cutoff) decided.push_back({bid[k], bperson[k], std::move(inputs[k])});
-        }
-        for (size_t w = 0; w < w_ids.size(); w += kWriteBatch) {
-            size_t e = std::min(w_ids.size(), w + kWriteBatch);
-            std::vector<std::optional<std::string>> a(w_ids.begin() + (long)w,
-                                                      w_ids.begin() + (long)e),
-                c(w_claims.begin() + (long)w, w_claims.begin() + (long)e);
-            std::vector<int64_t> p(w_persons.begin() + (long)w, w_persons.begin() + (long)e);
-            std::vector<int32_t> l(w_last.begin() + (long)w, w_last.begin() + (long)e);
-            std::vector<std::string> f(w_facts.begin() + (long)w, w_facts.begin() + (long)e);
-            spi.exec(kUpsertDrivers, {pg::p_text_array(a), pg::p_int8_array(p), pg::p_int4_array(l),
-                                      p_bytea_array(f), pg::p_text_array(c)});
+            if (write)
+                upd->states.push_back(
+                    {bid[k], bperson[k], *last, cc::encode_facts(inputs[k]), inputs[k].claims});
+            if (*last >= ctx.cutoff) decide(bid[k], bperson[k], inputs[k]);
         }
         out.drivers_recomputed += (int64_t)bid.size();
         if (progress) progress((int64_t)hi, total, (int64_t)rows.size());
         pg::check_interrupts();
     }
 
-    // 5. Decide.
-    for (auto &d : decided) {
-        int64_t ix = driver_of(d.id, d.person);
-        out.driver_person[(size_t)ix] = d.person;
-        for (auto &r :
-             cc::decide_driver(d.in, ctx.milestones, ctx.window_days, ctx.cutoff, false)) {
-            r.driver_ix = ix;
-            rows.push_back(std::move(r));
-        }
-    }
-
-    // 6. Store the rest of what was learnt and forget the marks we handled.
+    // 5. What to store after the filing (store_cache).
     if (write) {
-        if (!drop.empty())
-            spi.exec(
-                "DELETE FROM ops.claims_driver_state WHERE driver_id = ANY ($1::pg_catalog.text[])",
-                {pg::p_text_array(drop)});
-        std::vector<int64_t> touched(fresh_leads.begin(), fresh_leads.end());
-        touched.insert(touched.end(), dirty_lead_ids.begin(), dirty_lead_ids.end());
-        if (!touched.empty())
-            spi.exec(
-                "DELETE FROM ops.claims_invalid_leads WHERE lead_id = ANY ($1::pg_catalog.int8[])",
-                {pg::p_int8_array(touched)});
-        for (size_t w = 0; w < invalid_store.size(); w += kWriteBatch) {
-            size_t e = std::min(invalid_store.size(), w + kWriteBatch);
-            std::vector<int64_t> id;
-            std::vector<int32_t> date;
-            std::vector<std::optional<std::string>> person, driver;
-            for (size_t i = w; i < e; i++) {
-                const auto &l = invalid_store[i];
-                id.push_back(l.lead_id);
-                date.push_back(l.date.value_or(INT32_MIN));
-                person.push_back(l.person ? std::optional<std::string>(std::to_string(*l.person))
-                                          : std::nullopt);
-                driver.push_back(l.driver);
-            }
-            spi.exec(
-                "INSERT INTO ops.claims_invalid_leads (lead_id, lead_date, person_key, driver_id)"
-                "SELECT u.id, CASE WHEN u.d <> -2147483648 THEN DATE '2000-01-01' + u.d END,"
-                "       u.p::pg_catalog.int8, u.drv"
-                "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
-                "                  pg_catalog.unnest($2::pg_catalog.int4[]),"
-                "                  pg_catalog.unnest($3::pg_catalog.text[]),"
-                "                  pg_catalog.unnest($4::pg_catalog.text[])) AS u(id, d, p, drv)",
-                {pg::p_int8_array(id), pg::p_int4_array(date), pg::p_text_array(person),
-                 pg::p_text_array(driver)});
-        }
-        std::vector<std::optional<std::string>> mark_ids;
-        std::vector<int64_t> marks;
+        upd->drop = std::move(drop);
+        upd->touched_leads.assign(fresh_leads.begin(), fresh_leads.end());
+        upd->touched_leads.insert(upd->touched_leads.end(), dirty_lead_ids.begin(),
+                                  dirty_lead_ids.end());
         for (const auto &[id, mark] : dirty_drivers)
             if (mark >= 0) {
-                mark_ids.emplace_back(id);
-                marks.push_back(mark);
+                upd->mark_drivers.emplace_back(id);
+                upd->mark_driver_marks.push_back(mark);
             }
-        if (!mark_ids.empty())
-            spi.exec(
-                "DELETE FROM ops.claims_dirty_drivers d"
-                " USING ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-                "                  pg_catalog.unnest($2::pg_catalog.int8[])) AS x(id, mark)"
-                " WHERE d.driver_id = x.id AND d.mark = x.mark",
-                {pg::p_text_array(mark_ids), pg::p_int8_array(marks)});
-        if (!dirty_lead_ids.empty())
-            spi.exec(
-                "DELETE FROM ops.claims_dirty_leads d"
-                " USING ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
-                "                  pg_catalog.unnest($2::pg_catalog.int8[])) AS x(id, mark)"
-                " WHERE d.lead_id = x.id AND d.mark = x.mark",
-                {pg::p_int8_array(dirty_lead_ids), pg::p_int8_array(dirty_lead_marks)});
-        spi.exec(
-            "INSERT INTO ops.claims_cache_meta AS m (id, window_days, milestones, covered_from)"
-            "VALUES (true, $1, $2, DATE '2000-01-01' + $3)"
-            "    ON CONFLICT (id) DO UPDATE SET window_days = EXCLUDED.window_days,"
-            "       milestones = EXCLUDED.milestones,"
-            "       covered_from = LEAST(m.covered_from, EXCLUDED.covered_from)",
-            {pg::p_int4(ctx.window_days), pg::p_text(ctx.signature),
-             pg::p_int4(std::min(ctx.cutoff, covered))});
+        upd->mark_leads = std::move(dirty_lead_ids);
+        upd->mark_lead_marks = std::move(dirty_lead_marks);
+        upd->window_days = ctx.window_days;
+        upd->signature = ctx.signature;
+        upd->covered_from = std::min(ctx.cutoff, covered);
+        out.cache_update = std::move(upd);
     }
 
     std::sort(rows.begin(), rows.end(), cc::row_before);
     rows.resize(cc::limit_prefix(rows, opt.row_limit));
     out.rows = std::move(rows);
     return out;
+}
+
+void store_cache(pg::Spi &spi, const Decisions &d, const std::vector<FiledClaim> &filed) {
+    if (!d.cache_update) return;
+    const CacheUpdate &u = *d.cache_update;
+    std::unordered_map<std::string, std::vector<cc::LedgerClaim>> filed_of;
+    for (const auto &f : filed) filed_of[f.driver_id].push_back(f.claim);
+
+    for (size_t w = 0; w < u.states.size(); w += kWriteBatch) {
+        size_t e = std::min(u.states.size(), w + kWriteBatch);
+        std::vector<std::optional<std::string>> ids, claims;
+        std::vector<int64_t> persons;
+        std::vector<int32_t> lasts;
+        std::vector<std::string> facts;
+        for (size_t i = w; i < e; i++) {
+            const auto &st = u.states[i];
+            ids.emplace_back(st.driver_id);
+            persons.push_back(st.person);
+            lasts.push_back(st.last_lead_date);
+            facts.push_back(st.facts);
+            auto it = filed_of.find(st.driver_id);
+            if (it == filed_of.end()) {
+                claims.emplace_back(claims_literal(st.claims));
+            } else {
+                std::vector<cc::LedgerClaim> all = st.claims;
+                all.insert(all.end(), it->second.begin(), it->second.end());
+                claims.emplace_back(claims_literal(all));
+            }
+        }
+        spi.exec(kUpsertDrivers,
+                 {pg::p_text_array(ids), pg::p_int8_array(persons), pg::p_int4_array(lasts),
+                  p_bytea_array(facts), pg::p_text_array(claims)});
+        pg::check_interrupts();
+    }
+    if (!u.drop.empty())
+        spi.exec(
+            "DELETE FROM ops.claims_driver_state WHERE driver_id = ANY ($1::pg_catalog.text[])",
+            {pg::p_text_array(u.drop)});
+    if (!u.touched_leads.empty())
+        spi.exec("DELETE FROM ops.claims_invalid_leads WHERE lead_id = ANY ($1::pg_catalog.int8[])",
+                 {pg::p_int8_array(u.touched_leads)});
+    for (size_t w = 0; w < u.invalid.size(); w += kWriteBatch) {
+        size_t e = std::min(u.invalid.size(), w + kWriteBatch);
+        std::vector<int64_t> id;
+        std::vector<int32_t> date;
+        std::vector<std::optional<std::string>> person, driver;
+        for (size_t i = w; i < e; i++) {
+            const auto &l = u.invalid[i];
+            id.push_back(l.lead_id);
+            date.push_back(l.date.value_or(INT32_MIN));
+            person.push_back(l.person ? std::optional<std::string>(std::to_string(*l.person))
+                                      : std::nullopt);
+            driver.push_back(l.driver);
+        }
+        spi.exec(
+            "INSERT INTO ops.claims_invalid_leads (lead_id, lead_date, person_key, driver_id)"
+            "SELECT u.id, CASE WHEN u.d <> -2147483648 THEN DATE '2000-01-01' + u.d END,"
+            "       u.p::pg_catalog.int8, u.drv"
+            "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+            "                  pg_catalog.unnest($2::pg_catalog.int4[]),"
+            "                  pg_catalog.unnest($3::pg_catalog.text[]),"
+            "                  pg_catalog.unnest($4::pg_catalog.text[])) AS u(id, d, p, drv)",
+            {pg::p_int8_array(id), pg::p_int4_array(date), pg::p_text_array(person),
+             pg::p_text_array(driver)});
+    }
+    if (!u.mark_drivers.empty())
+        spi.exec(
+            "DELETE FROM ops.claims_dirty_drivers d"
+            " USING ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+            "                  pg_catalog.unnest($2::pg_catalog.int8[])) AS x(id, mark)"
+            " WHERE d.driver_id = x.id AND d.mark = x.mark",
+            {pg::p_text_array(u.mark_drivers), pg::p_int8_array(u.mark_driver_marks)});
+    if (!u.mark_leads.empty())
+        spi.exec(
+            "DELETE FROM ops.claims_dirty_leads d"
+            " USING ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+            "                  pg_catalog.unnest($2::pg_catalog.int8[])) AS x(id, mark)"
+            " WHERE d.lead_id = x.id AND d.mark = x.mark",
+            {pg::p_int8_array(u.mark_leads), pg::p_int8_array(u.mark_lead_marks)});
+    spi.exec(
+        "INSERT INTO ops.claims_cache_meta AS m (id, window_days, milestones, covered_from)"
+        "VALUES (true, $1, $2, DATE '2000-01-01' + $3)"
+        "    ON CONFLICT (id) DO UPDATE SET window_days = EXCLUDED.window_days,"
+        "       milestones = EXCLUDED.milestones,"
+        "       covered_from = LEAST(m.covered_from, EXCLUDED.covered_from)",
+        {pg::p_int4(u.window_days), pg::p_text(u.signature), pg::p_int4(u.covered_from)});
 }
 
 }  // namespace ct4::claims

@@ -5,8 +5,35 @@
 #include "claims/claims_load.hpp"
 
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace ct4::claims {
+
+struct CacheUpdate {
+    struct State {
+        std::string driver_id;
+        int64_t person;
+        cc::Day last_lead_date;
+        std::string facts;
+        std::vector<cc::LedgerClaim> claims;
+    };
+    struct InvalidLead {
+        int64_t lead_id;
+        std::optional<cc::Day> date;
+        std::optional<int64_t> person;
+        std::optional<std::string> driver;
+    };
+    std::vector<State> states;
+    std::vector<std::optional<std::string>> drop;  // drivers without a dated lead or link
+    std::vector<int64_t> touched_leads;            // their invalid_leads rows are replaced
+    std::vector<InvalidLead> invalid;
+    std::vector<std::optional<std::string>> mark_drivers;
+    std::vector<int64_t> mark_driver_marks, mark_leads, mark_lead_marks;
+    int32_t window_days;
+    std::string signature;
+    cc::Day covered_from;
+};
 
 // Decides the scope from ops.claims_driver_state, recomputing dirty and
 // never-decided drivers from the raw tables (and storing them when

@@ -16,10 +16,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace ct4::claims {
+
+struct CacheUpdate;  // claims_cache.hpp
 
 struct ScopeOptions {
     int32_t days_back;
@@ -38,7 +41,21 @@ struct Decisions {
     // How the inputs were obtained (run record).
     bool cached = false;
     int64_t drivers_from_cache = 0, drivers_recomputed = 0;
+    // What the run learnt for the cache, written by store_cache() after the
+    // filing (so the filed claims are in it and the ledger trigger has
+    // nothing to rewrite). Null when nothing is to be stored.
+    std::shared_ptr<CacheUpdate> cache_update;
 };
+
+// A ledger row the job inserted (INSERT ... RETURNING).
+struct FiledClaim {
+    std::string driver_id;
+    core::claims::LedgerClaim claim;
+};
+
+// Writes d.cache_update (driver states with their claims plus `filed`,
+// invalid leads, handled dirty marks, coverage). No-op when null.
+void store_cache(pg::Spi &spi, const Decisions &d, const std::vector<FiledClaim> &filed);
 
 // Called after each batch of drivers with (drivers done, drivers total,
 // rows decided so far).
