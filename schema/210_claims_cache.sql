@@ -178,6 +178,11 @@ BEGIN
         DELETE FROM ops.claims_cache_meta;
         RETURN NULL;
     END IF;
+    -- No cache (being rebuilt by the job, which holds the ledger locked and
+    -- writes the claims it files into the states itself): nothing to keep.
+    IF NOT EXISTS (SELECT 1 FROM ops.claims_cache_meta) THEN
+        RETURN NULL;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         UPDATE ops.claims_driver_state s SET claims = s.claims || x.claims
           FROM (SELECT n.driver_id,

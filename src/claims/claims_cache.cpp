@@ -28,6 +28,10 @@ constexpr size_t kDriverBatch = 20000;
 constexpr size_t kWriteBatch = 10000;
 // "Nothing covered": a day past any lead_date (year 7475), still a valid date.
 constexpr cc::Day kNoCoverage = 2000000;
+// The cache covers at most the leads of the last kHorizon days (more when a
+// run with a larger days_back had it covered already): a rare full re-scan
+// decides its older leads from the raw tables and does not store them.
+constexpr int32_t kHorizon = 90;
 
 const char *kMeta =
     "SELECT window_days, milestones, covered_from - DATE '2000-01-01' FROM ops.claims_cache_meta";
@@ -81,6 +85,17 @@ const char *kDriverPersons =
     "SELECT dl.source_pk, dl.person_key FROM canon.identity_links dl"
     " WHERE dl.source_table = 'drivers' AND dl.source_pk = ANY ($1::pg_catalog.text[])";
 
+// After a reset the table is empty: a plain INSERT (no speculative insertion).
+const char *kInsertDrivers =
+    "INSERT INTO ops.claims_driver_state (driver_id, person_key, last_lead_date, facts, claims)"
+    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts,"
+    "       u.claims::pg_catalog.int8[]"
+    "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+    "                  pg_catalog.unnest($2::pg_catalog.int8[]),"
+    "                  pg_catalog.unnest($3::pg_catalog.int4[]),"
+    "                  pg_catalog.unnest($4::pg_catalog.bytea[]),"
+    "                  pg_catalog.unnest($5::pg_catalog.text[]))"
+    "       AS u(driver_id, person_key, last, facts, claims)";
 const char *kUpsertDrivers =
     "INSERT INTO ops.claims_driver_state AS s (driver_id, person_key, last_lead_date, facts, "
     "claims)"
@@ -172,6 +187,8 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
                  spi.get_text(0, 1).value_or("") == ctx.signature;
     cc::Day covered = valid ? (cc::Day)spi.get_int4(0, 2) : kNoCoverage;
     free_result();
+    const cc::Day today = ctx.cutoff + opt.days_back;
+    const cc::Day new_cover = std::min(covered, std::max(ctx.cutoff, today - kHorizon));
     if (!valid) {
         if (!write) return std::nullopt;
         spi.exec("SELECT ct4._claims_cache_reset()");
@@ -260,7 +277,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             if (!fresh_leads.insert(l.lead_id).second) continue;
             if (l.driver && l.date) fresh_drivers.emplace(*l.driver, l.person.value_or(0));
             if (cc::lead_condition(l.date.has_value(), l.person.has_value(), l.driver.has_value()))
-                invalid_store.push_back(l);
+                if (!l.date || *l.date >= new_cover) invalid_store.push_back(l);
             add_lead_row(l);
         }
         free_result();
@@ -340,7 +357,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
                 drop.emplace_back(bid[k]);
                 continue;
             }
-            if (write)
+            if (write && *last >= new_cover)
                 upd->states.push_back(
                     {bid[k], bperson[k], *last, cc::encode_facts(inputs[k]), inputs[k].claims});
             if (*last >= ctx.cutoff) decide(bid[k], bperson[k], inputs[k]);
@@ -363,9 +380,10 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             }
         upd->mark_leads = std::move(dirty_lead_ids);
         upd->mark_lead_marks = std::move(dirty_lead_marks);
+        upd->rebuilt = !valid;
         upd->window_days = ctx.window_days;
         upd->signature = ctx.signature;
-        upd->covered_from = std::min(ctx.cutoff, covered);
+        upd->covered_from = new_cover;
         out.cache_update = std::move(upd);
     }
 
@@ -402,7 +420,7 @@ void store_cache(pg::Spi &spi, const Decisions &d, const std::vector<FiledClaim>
                 claims.emplace_back(claims_literal(all));
             }
         }
-        spi.exec(kUpsertDrivers,
+        spi.exec(u.rebuilt ? kInsertDrivers : kUpsertDrivers,
                  {pg::p_text_array(ids), pg::p_int8_array(persons), pg::p_int4_array(lasts),
                   p_bytea_array(facts), pg::p_text_array(claims)});
         pg::check_interrupts();

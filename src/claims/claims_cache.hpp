@@ -24,6 +24,7 @@ struct CacheUpdate {
         std::optional<int64_t> person;
         std::optional<std::string> driver;
     };
+    bool rebuilt = false;  // the cache was emptied: states are inserted, not upserted
     std::vector<State> states;
     std::vector<std::optional<std::string>> drop;  // drivers without a dated lead or link
     std::vector<int64_t> touched_leads;            // their invalid_leads rows are replaced
