@@ -4,7 +4,7 @@
 -- lead is picked up, dry runs leave the cache alone, and the cached decisions
 -- equal the ones computed from the raw tables.
 BEGIN;
-SELECT plan(33);
+SELECT plan(36);
 SET LOCAL client_min_messages = warning;
 
 -- Fixture (days relative to current_date, days_back 21 covers them all):
@@ -140,7 +140,23 @@ SELECT lives_ok($$SELECT ct4.unlink('module_ct_cabinet_leads', '3', 'pgTAP: incr
 SELECT results_eq('SELECT claims_created, invalid_conditions FROM pg_temp.run_job()', $$VALUES (0, 3)$$,
                   'after an unlink the lead is NO_IDENTITY on the next run');
 
--- 9. A role with DML on raw only can still write trips (the triggers are SECURITY DEFINER).
+-- 9. A wide run (days_back 200) decides leads older than the 90-day horizon
+-- from the raw tables and does not store them.
+INSERT INTO canon.persons (person_key) VALUES (7);
+INSERT INTO raw.drivers (driver_id) VALUES ('d6');
+INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date) VALUES (8, current_date - 150);
+INSERT INTO canon.identity_links VALUES
+    ('drivers', 'd6', 7, 'TEST', NULL, '{}', now(), 0),
+    ('module_ct_cabinet_leads', '8', 7, 'TEST', NULL, '{}', now(), 0);
+INSERT INTO raw.summary_daily VALUES ('d6', current_date - 150, 1);
+SELECT results_eq('SELECT claims_created FROM ct4.reconcile_claims_14d(200, 1000)', $$VALUES (1)$$,
+                  'the old lead 8 is filed');
+SELECT is((SELECT covered_from FROM ops.claims_cache_meta), current_date - 90,
+          'the cache covers the last 90 days only');
+SELECT is((SELECT count(*) FROM ops.claims_driver_state WHERE driver_id = 'd6'), 0::bigint,
+          'the driver of the old lead is not stored');
+
+-- 10. A role with DML on raw only can still write trips (the triggers are SECURITY DEFINER).
 CREATE ROLE ct4_t_ingest NOLOGIN;
 GRANT USAGE ON SCHEMA raw TO ct4_t_ingest;
 GRANT INSERT ON raw.summary_daily TO ct4_t_ingest;
