@@ -85,28 +85,34 @@ const char *kDriverPersons =
     "SELECT dl.source_pk, dl.person_key FROM canon.identity_links dl"
     " WHERE dl.source_table = 'drivers' AND dl.source_pk = ANY ($1::pg_catalog.text[])";
 
+// The driver's ledger rows as ops.claims_driver_state.claims, read after the
+// filing (the ledger is locked by the run): the same shape as the ledger
+// trigger writes.
+#define CLAIMS_OF_U                                                                      \
+    " ARRAY(SELECT x FROM ops.cabinet_claims_14d c,"                          \
+    "   LATERAL pg_catalog.unnest(ARRAY[c.claim_id, c.milestone_value::pg_catalog.int8," \
+    "     c.lead_id, (c.lead_date - DATE '2000-01-01')::pg_catalog.int8])"               \
+    "     WITH ORDINALITY AS x(x, o)"                                                    \
+    "  WHERE c.driver_id = u.driver_id ORDER BY c.claim_id, x.o)"
+
 // After a reset the table is empty: a plain INSERT (no speculative insertion).
 const char *kInsertDrivers =
     "INSERT INTO ops.claims_driver_state (driver_id, person_key, last_lead_date, facts, claims)"
-    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts,"
-    "       u.claims::pg_catalog.int8[]"
+    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts," CLAIMS_OF_U
     "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
     "                  pg_catalog.unnest($2::pg_catalog.int8[]),"
     "                  pg_catalog.unnest($3::pg_catalog.int4[]),"
-    "                  pg_catalog.unnest($4::pg_catalog.bytea[]),"
-    "                  pg_catalog.unnest($5::pg_catalog.text[]))"
-    "       AS u(driver_id, person_key, last, facts, claims)";
+    "                  pg_catalog.unnest($4::pg_catalog.bytea[]))"
+    "       AS u(driver_id, person_key, last, facts)";
 const char *kUpsertDrivers =
     "INSERT INTO ops.claims_driver_state AS s (driver_id, person_key, last_lead_date, facts, "
     "claims)"
-    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts,"
-    "       u.claims::pg_catalog.int8[]"
+    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts," CLAIMS_OF_U
     "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
     "                  pg_catalog.unnest($2::pg_catalog.int8[]),"
     "                  pg_catalog.unnest($3::pg_catalog.int4[]),"
-    "                  pg_catalog.unnest($4::pg_catalog.bytea[]),"
-    "                  pg_catalog.unnest($5::pg_catalog.text[]))"
-    "       AS u(driver_id, person_key, last, facts, claims)"
+    "                  pg_catalog.unnest($4::pg_catalog.bytea[]))"
+    "       AS u(driver_id, person_key, last, facts)"
     "    ON CONFLICT (driver_id) DO UPDATE SET person_key = EXCLUDED.person_key,"
     "       last_lead_date = EXCLUDED.last_lead_date, facts = EXCLUDED.facts,"
     "       claims = EXCLUDED.claims";
@@ -150,20 +156,6 @@ std::vector<cc::LedgerClaim> claims_of_array(Datum d) {
         out.push_back({DatumGetInt64(elems[i]), (int32_t)DatumGetInt64(elems[i + 1]),
                        DatumGetInt64(elems[i + 2]), (cc::Day)DatumGetInt64(elems[i + 3])});
     return out;
-}
-
-std::string claims_literal(const std::vector<cc::LedgerClaim> &claims) {
-    std::vector<const cc::LedgerClaim *> sorted;
-    for (const auto &c : claims) sorted.push_back(&c);
-    std::sort(sorted.begin(), sorted.end(),
-              [](auto *a, auto *b) { return a->claim_id < b->claim_id; });
-    std::string s = "{";
-    for (const auto *c : sorted) {
-        if (s.size() > 1) s += ",";
-        s += std::to_string(c->claim_id) + "," + std::to_string(c->milestone_value) + "," +
-             std::to_string(c->lead_id) + "," + std::to_string(c->lead_date);
-    }
-    return s + "}";
 }
 
 std::optional<cc::Day> last_lead_date(const cc::DriverInput &in) {
@@ -358,8 +350,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
                 continue;
             }
             if (write && *last >= new_cover)
-                upd->states.push_back(
-                    {bid[k], bperson[k], *last, cc::encode_facts(inputs[k]), inputs[k].claims});
+                upd->states.push_back({bid[k], bperson[k], *last, cc::encode_facts(inputs[k])});
             if (*last >= ctx.cutoff) decide(bid[k], bperson[k], inputs[k]);
         }
         out.drivers_recomputed += (int64_t)bid.size();
@@ -393,15 +384,13 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     return out;
 }
 
-void store_cache(pg::Spi &spi, const Decisions &d, const std::vector<FiledClaim> &filed) {
+void store_cache(pg::Spi &spi, const Decisions &d) {
     if (!d.cache_update) return;
     const CacheUpdate &u = *d.cache_update;
-    std::unordered_map<std::string, std::vector<cc::LedgerClaim>> filed_of;
-    for (const auto &f : filed) filed_of[f.driver_id].push_back(f.claim);
 
     for (size_t w = 0; w < u.states.size(); w += kWriteBatch) {
         size_t e = std::min(u.states.size(), w + kWriteBatch);
-        std::vector<std::optional<std::string>> ids, claims;
+        std::vector<std::optional<std::string>> ids;
         std::vector<int64_t> persons;
         std::vector<int32_t> lasts;
         std::vector<std::string> facts;
@@ -411,18 +400,10 @@ void store_cache(pg::Spi &spi, const Decisions &d, const std::vector<FiledClaim>
             persons.push_back(st.person);
             lasts.push_back(st.last_lead_date);
             facts.push_back(st.facts);
-            auto it = filed_of.find(st.driver_id);
-            if (it == filed_of.end()) {
-                claims.emplace_back(claims_literal(st.claims));
-            } else {
-                std::vector<cc::LedgerClaim> all = st.claims;
-                all.insert(all.end(), it->second.begin(), it->second.end());
-                claims.emplace_back(claims_literal(all));
-            }
         }
         spi.exec(u.rebuilt ? kInsertDrivers : kUpsertDrivers,
                  {pg::p_text_array(ids), pg::p_int8_array(persons), pg::p_int4_array(lasts),
-                  p_bytea_array(facts), pg::p_text_array(claims)});
+                  p_bytea_array(facts)});
         pg::check_interrupts();
     }
     if (!u.drop.empty())

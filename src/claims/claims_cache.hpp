@@ -15,8 +15,7 @@ struct CacheUpdate {
         std::string driver_id;
         int64_t person;
         cc::Day last_lead_date;
-        std::string facts;
-        std::vector<cc::LedgerClaim> claims;
+        std::string facts;  // its claims are read from the ledger when stored
     };
     struct InvalidLead {
         int64_t lead_id;

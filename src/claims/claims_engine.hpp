@@ -47,15 +47,10 @@ struct Decisions {
     std::shared_ptr<CacheUpdate> cache_update;
 };
 
-// A ledger row the job inserted (INSERT ... RETURNING).
-struct FiledClaim {
-    std::string driver_id;
-    core::claims::LedgerClaim claim;
-};
-
-// Writes d.cache_update (driver states with their claims plus `filed`,
-// invalid leads, handled dirty marks, coverage). No-op when null.
-void store_cache(pg::Spi &spi, const Decisions &d, const std::vector<FiledClaim> &filed);
+// Writes d.cache_update (driver states with their ledger rows as they are
+// after the filing, invalid leads, handled dirty marks, coverage). No-op
+// when null.
+void store_cache(pg::Spi &spi, const Decisions &d);
 
 // Called after each batch of drivers with (drivers done, drivers total,
 // rows decided so far).

@@ -42,15 +42,13 @@ const char *kInsert =
     "       AS u(driver_id, person_key, lead_id, ld, mv, tiw, ad, we, ev)"
     "  JOIN ct4.milestones m ON m.milestone_value = u.mv"
     " WHERE NOT EXISTS (SELECT 1 FROM ops.cabinet_claims_14d c"
-    "                    WHERE c.driver_id = u.driver_id AND c.milestone_value = u.mv)"
-    " RETURNING driver_id, claim_id, milestone_value, lead_id, lead_date - DATE '2000-01-01'";
+    "                    WHERE c.driver_id = u.driver_id AND c.milestone_value = u.mv)";
 
 // Files the CREATE rows (one INSERT per batch). The run holds the ledger in
 // SHARE ROW EXCLUSIVE mode (no other writer until it commits), so a plain
 // anti-join skips a row that is already there; cheaper than ON CONFLICT's
 // speculative insertion.
-int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id,
-                    std::vector<ct4::claims::FiledClaim> &filed) {
+int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
     int64_t created = 0;
     std::vector<const cc::GapRow *> todo;
     for (const auto &r : d.rows)
@@ -79,10 +77,6 @@ int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id,
             {p_text_array(drivers), p_int8_array(persons), p_int8_array(leads),
              p_int4_array(lead_dates), p_int4_array(ms), p_int4_array(tiw), p_int4_array(achieved),
              p_int4_array(ends), p_text_array(evidence), p_int8(run_id)});
-        for (uint64_t i = 0, n = spi.rows(); i < n; i++)
-            filed.push_back(
-                {*spi.get_text(i, 0),
-                 {spi.get_int8(i, 1), spi.get_int4(i, 2), spi.get_int8(i, 3), spi.get_int4(i, 4)}});
         check_interrupts();
     }
     return created;
@@ -161,9 +155,8 @@ Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
             if (r.decision == cc::Decision::Exists) (r.is_stale() ? stale : exist)++;
         }
         if (!dry_run) {
-            std::vector<ct4::claims::FiledClaim> filed;
-            created = file_claims(spi, d, job.run_id(), filed);
-            ct4::claims::store_cache(spi, d, filed);
+            created = file_claims(spi, d, job.run_id());
+            ct4::claims::store_cache(spi, d);
             refreshed = spi.scalar_int8("SELECT ct4._refresh_registered_views()").value_or(0);
         }
         status = dry_run ? "DRY_RUN" : "SUCCESS";
