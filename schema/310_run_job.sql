@@ -50,7 +50,11 @@ $$;
 -- Returns nothing; the outcome is in ct4.job_runs (a failure is also a WARNING).
 -- Procedures that COMMIT cannot carry SET clauses: every name below is
 -- schema-qualified or a pg_catalog builtin (pg_catalog is searched first).
-CREATE PROCEDURE ct4._run_job(p_job text, p_attempt integer, p_retry_of bigint)
+-- p_raise: after the FAILED record is committed, raise the job's error again
+-- (ct4.run_job does, so psql and pg_cron see the failure; maintenance's retry
+-- loop does not, so one failure does not stop the other retries).
+CREATE PROCEDURE ct4._run_job(p_job text, p_attempt integer, p_retry_of bigint,
+                              p_raise boolean DEFAULT false)
 LANGUAGE plpgsql AS $$
 DECLARE
     j   ct4.jobs;
@@ -103,16 +107,23 @@ BEGIN
                stats = jsonb_build_object('duration_ms',
                    round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 3))
          WHERE run_id = rid;
-        RAISE WARNING 'ct4 run % of job % FAILED (SQLSTATE %): %', rid, p_job, st, msg;
+        IF NOT p_raise THEN
+            RAISE WARNING 'ct4 run % of job % FAILED (SQLSTATE %): %', rid, p_job, st, msg;
+        END IF;
     END;
     PERFORM set_config('ct4.run_id', '', true);
     COMMIT;
+    IF p_raise AND st IS NOT NULL THEN
+        RAISE EXCEPTION 'ct4 run % of job % FAILED: %', rid, p_job, msg
+            USING ERRCODE = st, DETAIL = format('attempt %s of the job''s command', p_attempt) || coalesce(E'\n' || nullif(det, ''), ''),
+                  HINT = format('The run is recorded in ct4.job_runs (run_id %s); ct4.maintenance retries it after the job''s retry_delay.', rid);
+    END IF;
 END $$;
 
 CREATE PROCEDURE ct4.run_job(job_name text)
 LANGUAGE plpgsql AS $$
 BEGIN
-    CALL ct4._run_job(job_name, 1, NULL);
+    CALL ct4._run_job(job_name, 1, NULL, true);
 END $$;
 
 -- Deletes finished runs that started before as_of - keep, and resolved

@@ -192,9 +192,13 @@ BEGIN
     IF to_regclass('ops.v_cabinet_leads_limbo') IS NOT NULL THEN
         EXECUTE $q$
             INSERT INTO _ct4_samples
+            -- One pass over the view (it evaluates every lead), zeros for empty stages.
+            WITH counts AS (SELECT l.limbo_stage, count(*) AS n
+                              FROM ops.v_cabinet_leads_limbo l GROUP BY l.limbo_stage)
             SELECT 'ct4_limbo_leads', 1, format('ct4_limbo_leads{stage=%s} %s', ct4._prom_label(v.stage),
-                       (SELECT count(*) FROM ops.v_cabinet_leads_limbo l WHERE l.limbo_stage = v.stage))
+                       coalesce(c.n, 0))
               FROM (VALUES ('NO_IDENTITY'), ('NO_DRIVER'), ('NO_TRIPS_14D'), ('TRIPS_NO_CLAIM'), ('OK')) v(stage)
+              LEFT JOIN counts c ON c.limbo_stage = v.stage
         $q$;
     END IF;
 

@@ -17,6 +17,9 @@ port_free() { ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && [ ! -e "/tmp/ct
 
 case "$cmd" in
 start)
+    # Choosing a free port and starting on it is one step for concurrent
+    # checkouts on the same machine.
+    exec 8>/tmp/ct4_cluster_ports.lock; flock 8
     port=${CT4_PORT:-}
     if [ -z "$port" ]; then port=54329; while ! port_free "$port"; do port=$((port + 1)); done; fi
     data=/tmp/ct4_cluster_$port sock=/tmp/ct4_sock_$port
@@ -41,7 +44,7 @@ checkpoint_timeout = 30min
 timezone = 'UTC'
 lc_messages = 'C'
 CONF
-    as_pg $BIN/pg_ctl -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null
+    as_pg $BIN/pg_ctl -D "$data" -l "$data/server.log" -w -t 60 start >/dev/null 8>&-  # the server must not keep the lock
     echo "$port" > "$state.$port"
     # pg_cron's launcher waits for its database; make it at once.
     as_pg $BIN/psql -X -q -h "$sock" -p "$port" -U postgres -d postgres -c 'CREATE DATABASE ct4_cron' >/dev/null

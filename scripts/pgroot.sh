@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# Usage: scripts/pgroot.sh [fresh] [name]
 # Prints (and with "fresh" re-creates) a private, relocated copy of the
 # system's PostgreSQL 15 (binaries, libs, share with pg_cron and pgTAP).
 # `make install DESTDIR=<it>` installs ct4_jobs there, so the tests of one
@@ -6,8 +7,11 @@
 # PostgreSQL finds share/ and lib/ relative to its own binary.
 set -euo pipefail
 key=$(cd "$(dirname "$0")/.." && pwd | md5sum | cut -c1-10)
-root=/tmp/ct4_pgroot_$key
-if [ "${1:-}" = fresh ] || [ ! -x "$root/usr/lib/postgresql/15/bin/postgres" ]; then
+fresh=""; [ "${1:-}" = fresh ] && { fresh=1; shift; }
+# A name keeps separate copies apart (the quick start's cluster keeps
+# running while the tests re-create theirs).
+root=/tmp/ct4_pgroot_$key${1:+_$1}
+if [ -n "$fresh" ] || [ ! -x "$root/usr/lib/postgresql/15/bin/postgres" ]; then
     rm -rf "$root"
     mkdir -p "$root/usr/lib/postgresql" "$root/usr/share/postgresql"
     cp -a /usr/lib/postgresql/15 "$root/usr/lib/postgresql/"

@@ -11,7 +11,7 @@ leads=${1:-20000}
 
 scripts/install_deps.sh
 make -s -j"$(nproc)"
-export CT4_PGROOT; CT4_PGROOT=$(scripts/pgroot.sh fresh)
+export CT4_PGROOT; CT4_PGROOT=$(scripts/pgroot.sh fresh quickstart)
 make -s install DESTDIR="$CT4_PGROOT" >/dev/null
 eval "$(scripts/cluster.sh start)"
 

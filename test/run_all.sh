@@ -22,7 +22,13 @@ echo "== build"
 if ! { make -s -j"$(nproc)" >"$log/build.log" 2>&1 && make -s install DESTDIR="$CT4_PGROOT" >>"$log/build.log" 2>&1; }; then
     cat "$log/build.log"; echo "0 passed, 1 failed"; exit 1
 fi
-grep -E 'warning:' "$log/build.log" && echo "(build warnings above)"
+# House rules as tests: a warnings-clean build, clang-formatted C++.
+if grep -E 'warning:' "$log/build.log"; then tally 0 1; echo "build: warnings above"; else tally 1 0; echo "build: no warnings"; fi
+if clang-format --dry-run --Werror $(ls src/*/*.cpp src/*/*.hpp test/unit/*.cpp bench/*.cpp 2>/dev/null) >"$log/format.log" 2>&1; then
+    tally 1 0; echo "format: clang-format clean"
+else
+    tally 0 1; echo "format: run 'make format'"; head -20 "$log/format.log"
+fi
 
 echo "== unit (GoogleTest)"
 if make -s build/unit_tests >"$log/unit-build.log" 2>&1; then

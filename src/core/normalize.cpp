@@ -17,8 +17,12 @@
 //     Cyrillic, Hebrew, Arabic, Kana, plus the generic combining blocks),
 //     Arabic tatweel, soft hyphen, ZWJ/ZWNJ, word joiner, BOM and variation
 //     selectors are dropped, so decomposed "a"+U+0301 folds like "á".
-//   * Everything else (digits, punctuation, symbols, emoji, other scripts,
-//     Latin Extended-B and beyond) is a token separator.
+//   * Latin letters with diacritics of Latin Extended-B (Romanian ș ț,
+//     Vietnamese ơ ư, pinyin ǎ ǐ ǒ ǔ ...) and Latin Extended Additional
+//     (Vietnamese ạ ả ấ ễ ộ ự ỹ ...) fold to base letters too, so
+//     "Nguyễn" reads "nguyen" rather than splitting into tokens.
+//   * Everything else (digits, punctuation, symbols, emoji, other scripts)
+//     is a token separator.
 //   * Tokens are sorted in byte order and joined with one space, so word
 //     order ("Pérez García" vs "García Pérez") does not matter.
 
@@ -133,6 +137,41 @@ constexpr FoldTable kFold = make_fold_table();
 static_assert(kFold.to[0xE1 - kFoldLo][0] == 'a', "á");
 static_assert(kFold.to[0xD7 - kFoldLo] == nullptr, "× is a separator");
 static_assert(kFold.to[0x17F - kFoldLo][0] == 's', "ſ");
+
+// Latin Extended-B and Latin Extended Additional letters with diacritics,
+// as sorted ranges; rare in the data, so a linear scan is enough.
+constexpr FoldRange kFoldExtra[] = {
+    {0x180, 0x180, "b"},   {0x187, 0x188, "c"},   {0x189, 0x18C, "d"},    {0x191, 0x192, "f"},
+    {0x193, 0x193, "g"},   {0x197, 0x197, "i"},   {0x198, 0x199, "k"},    {0x19A, 0x19A, "l"},
+    {0x19D, 0x19E, "n"},   {0x19F, 0x1A1, "o"},   {0x1A4, 0x1A5, "p"},    {0x1AB, 0x1AE, "t"},
+    {0x1AF, 0x1B0, "u"},   {0x1B2, 0x1B2, "v"},   {0x1B3, 0x1B4, "y"},    {0x1B5, 0x1B6, "z"},
+    {0x1CD, 0x1CE, "a"},   {0x1CF, 0x1D0, "i"},   {0x1D1, 0x1D2, "o"},    {0x1D3, 0x1DC, "u"},
+    {0x1DE, 0x1E1, "a"},   {0x1E2, 0x1E3, "ae"},  {0x1E4, 0x1E7, "g"},    {0x1E8, 0x1E9, "k"},
+    {0x1EA, 0x1ED, "o"},   {0x1F0, 0x1F0, "j"},   {0x1F4, 0x1F5, "g"},    {0x1F8, 0x1F9, "n"},
+    {0x1FA, 0x1FB, "a"},   {0x1FC, 0x1FD, "ae"},  {0x1FE, 0x1FF, "o"},    {0x200, 0x203, "a"},
+    {0x204, 0x207, "e"},   {0x208, 0x20B, "i"},   {0x20C, 0x20F, "o"},    {0x210, 0x213, "r"},
+    {0x214, 0x217, "u"},   {0x218, 0x219, "s"},   {0x21A, 0x21B, "t"},    {0x21E, 0x21F, "h"},
+    {0x226, 0x227, "a"},   {0x228, 0x229, "e"},   {0x22A, 0x231, "o"},    {0x232, 0x233, "y"},
+    {0x1E00, 0x1E01, "a"}, {0x1E02, 0x1E07, "b"}, {0x1E08, 0x1E09, "c"},  {0x1E0A, 0x1E13, "d"},
+    {0x1E14, 0x1E1D, "e"}, {0x1E1E, 0x1E1F, "f"}, {0x1E20, 0x1E21, "g"},  {0x1E22, 0x1E2B, "h"},
+    {0x1E2C, 0x1E2F, "i"}, {0x1E30, 0x1E35, "k"}, {0x1E36, 0x1E3D, "l"},  {0x1E3E, 0x1E43, "m"},
+    {0x1E44, 0x1E4B, "n"}, {0x1E4C, 0x1E53, "o"}, {0x1E54, 0x1E57, "p"},  {0x1E58, 0x1E5F, "r"},
+    {0x1E60, 0x1E69, "s"}, {0x1E6A, 0x1E71, "t"}, {0x1E72, 0x1E7B, "u"},  {0x1E7C, 0x1E7F, "v"},
+    {0x1E80, 0x1E89, "w"}, {0x1E8A, 0x1E8D, "x"}, {0x1E8E, 0x1E8F, "y"},  {0x1E90, 0x1E95, "z"},
+    {0x1E96, 0x1E96, "h"}, {0x1E97, 0x1E97, "t"}, {0x1E98, 0x1E98, "w"},  {0x1E99, 0x1E99, "y"},
+    {0x1E9A, 0x1E9A, "a"}, {0x1E9B, 0x1E9B, "s"}, {0x1E9E, 0x1E9E, "ss"}, {0x1EA0, 0x1EB7, "a"},
+    {0x1EB8, 0x1EC7, "e"}, {0x1EC8, 0x1ECB, "i"}, {0x1ECC, 0x1EE3, "o"},  {0x1EE4, 0x1EF1, "u"},
+    {0x1EF2, 0x1EF9, "y"},
+};
+
+const char *fold_extra(char32_t c) {
+    if (c < 0x180 || c > 0x1EF9) return nullptr;
+    for (const auto &r : kFoldExtra) {
+        if (c < r.lo) return nullptr;
+        if (c <= r.hi) return r.to;
+    }
+    return nullptr;
+}
 
 // ------------------------------------------------- non-Latin classification
 
@@ -413,6 +452,8 @@ std::optional<std::string> normalize_name(std::string_view s) {
             }
         } else if (c < kFoldLo) {
             if (c != 0xAD) sep();  // soft hyphen is invisible: dropped
+        } else if (const char *to = fold_extra(c)) {
+            folded += to;
         } else {
             switch (classify(c)) {
                 case Cls::Keep:

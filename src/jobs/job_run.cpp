@@ -21,11 +21,21 @@ std::string json_string(const std::string &s) {
     out.push_back('"');
     for (unsigned char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (c < 0x20) {
                     char buf[8];
@@ -58,7 +68,8 @@ JobRun::JobRun(pg::Spi &spi, const char *job_name, const std::string &args_json,
     // ct4.run_job() records the run itself (so that it survives a failure) and
     // passes its id in ct4.run_id; adopt that row instead of making a second.
     auto adopted = spi_.scalar_int8(
-        "UPDATE ct4.job_runs SET args = $2, source_tables = $3, backend_pid = pg_catalog.pg_backend_pid()"
+        "UPDATE ct4.job_runs SET args = $2, source_tables = $3, backend_pid = "
+        "pg_catalog.pg_backend_pid()"
         " WHERE run_id = NULLIF(pg_catalog.current_setting('ct4.run_id', true), '')::bigint"
         "   AND job_name = $1 AND status = 'RUNNING' RETURNING run_id",
         {pg::p_text(job_name_), pg::p_jsonb(args_json), pg::p_text_array(tables)});
@@ -104,7 +115,8 @@ void JobRun::progress(int64_t done, int64_t total, const Counters &counters) {
 void JobRun::finish(const char *status, const Counters &counters) {
     std::string stats = counters_json(counters, elapsed_ms());
     spi_.exec(
-        "UPDATE ct4.job_runs SET status = $2, finished_at = pg_catalog.clock_timestamp(), stats = $3"
+        "UPDATE ct4.job_runs SET status = $2, finished_at = pg_catalog.clock_timestamp(), stats = "
+        "$3"
         " WHERE run_id = $1",
         {pg::p_int8(run_id_), pg::p_text(std::string(status)), pg::p_jsonb(stats)});
 }

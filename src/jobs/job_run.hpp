@@ -18,7 +18,7 @@ namespace ct4::jobs {
 using Counters = std::vector<std::pair<std::string, int64_t>>;
 
 class JobRun {
-public:
+  public:
     // Opens (or adopts, when called by ct4.run_job, see GUC ct4.run_id) the
     // run record for `job_name`. `args_json` is a JSON object of the call's
     // arguments; `source_tables` feeds canon.ingestion_runs.
@@ -40,7 +40,7 @@ public:
     // Writes status, finished_at and stats (counters + duration_ms).
     void finish(const char *status, const Counters &counters);
 
-private:
+  private:
     pg::Spi &spi_;
     std::string job_name_;
     int64_t run_id_ = 0;

@@ -40,8 +40,8 @@ void capture(Captured &out, const std::exception *e) noexcept {
 }
 
 void raise_captured(int sqlstate, const char *message, const char *detail, const char *hint) {
-    ereport(ERROR, (errcode(sqlstate), errmsg("%s", message),
-                    detail ? errdetail("%s", detail) : 0, hint ? errhint("%s", hint) : 0));
+    ereport(ERROR, (errcode(sqlstate), errmsg("%s", message), detail ? errdetail("%s", detail) : 0,
+                    hint ? errhint("%s", hint) : 0));
     pg_unreachable();
 }
 

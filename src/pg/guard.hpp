@@ -27,7 +27,7 @@ namespace ct4::pg {
 
 // A C++-side error with an SQLSTATE, message, detail and hint.
 class Error : public std::exception {
-public:
+  public:
     Error(int sqlstate, std::string message, std::string detail = {}, std::string hint = {})
         : sqlstate_(sqlstate),
           message_(std::move(message)),
@@ -38,7 +38,7 @@ public:
     const std::string &detail() const { return detail_; }
     const std::string &hint() const { return hint_; }
 
-private:
+  private:
     int sqlstate_;
     std::string message_, detail_, hint_;
 };
@@ -46,7 +46,7 @@ private:
 // A PostgreSQL error caught by guarded(); owns a copy of its ErrorData
 // (palloc'd in the memory context that was current before the call).
 class PgError : public std::exception {
-public:
+  public:
     explicit PgError(ErrorData *edata) : edata_(edata) {}
     const char *what() const noexcept override {
         return edata_ && edata_->message ? edata_->message : "PostgreSQL error";
@@ -54,7 +54,7 @@ public:
     ErrorData *edata() const { return edata_; }
     int sqlstate() const { return edata_ ? edata_->sqlerrcode : ERRCODE_INTERNAL_ERROR; }
 
-private:
+  private:
     ErrorData *edata_;
 };
 
@@ -138,8 +138,10 @@ void check_interrupts();
 
 // Declares the V1 entry point `name` and binds it to the C++ body `impl`,
 // so every SQL function crosses the wall through entry().
-#define CT4_FUNCTION(name, impl)                                              \
-    extern "C" {                                                              \
-    PG_FUNCTION_INFO_V1(name);                                                \
-    Datum name(PG_FUNCTION_ARGS) { return ct4::pg::entry(fcinfo, impl); }     \
+#define CT4_FUNCTION(name, impl)             \
+    extern "C" {                             \
+    PG_FUNCTION_INFO_V1(name);               \
+    Datum name(PG_FUNCTION_ARGS) {           \
+        return ct4::pg::entry(fcinfo, impl); \
+    }                                        \
     }

@@ -11,12 +11,24 @@ extern "C" {
 
 namespace ct4::pg {
 
-Param p_null(Oid type) { return {type, (Datum)0, true}; }
-Param p_int4(int32_t v) { return {INT4OID, Int32GetDatum(v), false}; }
-Param p_int8(int64_t v) { return {INT8OID, Int64GetDatum(v), false}; }
-Param p_bool(bool v) { return {BOOLOID, BoolGetDatum(v), false}; }
-Param p_float8(double v) { return {FLOAT8OID, Float8GetDatum(v), false}; }
-Param p_date(int32_t d) { return {DATEOID, DateADTGetDatum(d), false}; }
+Param p_null(Oid type) {
+    return {type, (Datum)0, true};
+}
+Param p_int4(int32_t v) {
+    return {INT4OID, Int32GetDatum(v), false};
+}
+Param p_int8(int64_t v) {
+    return {INT8OID, Int64GetDatum(v), false};
+}
+Param p_bool(bool v) {
+    return {BOOLOID, BoolGetDatum(v), false};
+}
+Param p_float8(double v) {
+    return {FLOAT8OID, Float8GetDatum(v), false};
+}
+Param p_date(int32_t d) {
+    return {DATEOID, DateADTGetDatum(d), false};
+}
 
 Param p_text(const std::string &v) {
     const char *s = v.c_str();
@@ -25,7 +37,9 @@ Param p_text(const std::string &v) {
     return {TEXTOID, d, false};
 }
 
-Param p_text(const std::optional<std::string> &v) { return v ? p_text(*v) : p_null(TEXTOID); }
+Param p_text(const std::optional<std::string> &v) {
+    return v ? p_text(*v) : p_null(TEXTOID);
+}
 
 Param p_jsonb(const std::string &json_text) {
     const char *s = json_text.c_str();
@@ -41,9 +55,8 @@ Param make_array(const std::vector<T> &v, Oid elem, Oid array_type, int16 len, b
     // palloc'd arrays: no C++ destructors are involved if construct_array throws.
     Datum *elems = (Datum *)guarded([&] { return palloc(sizeof(Datum) * (n ? n : 1)); });
     for (size_t i = 0; i < n; i++) elems[i] = to_datum(v[i]);
-    Datum d = guarded([&] {
-        return PointerGetDatum(construct_array(elems, (int)n, elem, len, byval, align));
-    });
+    Datum d = guarded(
+        [&] { return PointerGetDatum(construct_array(elems, (int)n, elem, len, byval, align)); });
     return {array_type, d, false};
 }
 }  // namespace
@@ -75,8 +88,8 @@ Param p_text_array(const std::vector<std::optional<std::string>> &v) {
     int dims[1] = {(int)n};
     int lbs[1] = {1};
     Datum d = guarded([&] {
-        return PointerGetDatum(construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID, -1, false,
-                                                  TYPALIGN_INT));
+        return PointerGetDatum(
+            construct_md_array(elems, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
     });
     return {TEXTARRAYOID, d, false};
 }
@@ -114,12 +127,17 @@ uint64_t Spi::exec(const char *sql, const std::vector<Param> &params, bool read_
         values[i] = params[(size_t)i].value;
         nulls[i] = params[(size_t)i].isnull ? 'n' : ' ';
     }
-    int rc = guarded([&] { return SPI_execute_with_args(sql, n, types, values, nulls, read_only, 0); });
-    if (rc < 0) throw Error(ERRCODE_INTERNAL_ERROR, std::string("ct4_jobs: SPI failed: ") + SPI_result_code_string(rc));
+    int rc =
+        guarded([&] { return SPI_execute_with_args(sql, n, types, values, nulls, read_only, 0); });
+    if (rc < 0)
+        throw Error(ERRCODE_INTERNAL_ERROR,
+                    std::string("ct4_jobs: SPI failed: ") + SPI_result_code_string(rc));
     return SPI_processed;
 }
 
-uint64_t Spi::rows() const { return SPI_tuptable ? SPI_processed : 0; }
+uint64_t Spi::rows() const {
+    return SPI_tuptable ? SPI_processed : 0;
+}
 
 Datum Spi::value(uint64_t row, int col, bool *isnull) const {
     if (!SPI_tuptable || row >= SPI_processed)

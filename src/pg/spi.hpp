@@ -42,14 +42,15 @@ Param p_int4_array(const std::vector<int32_t> &v);
 // One SPI connection for the lifetime of the object. Results of the last
 // statement are read through the accessors until the next exec().
 class Spi {
-public:
+  public:
     Spi();
     ~Spi();
     Spi(const Spi &) = delete;
     Spi &operator=(const Spi &) = delete;
 
     // Runs a parameterized statement; returns SPI_processed.
-    uint64_t exec(const char *sql, std::initializer_list<Param> params = {}, bool read_only = false);
+    uint64_t exec(const char *sql, std::initializer_list<Param> params = {},
+                  bool read_only = false);
     uint64_t exec(const char *sql, const std::vector<Param> &params, bool read_only = false);
 
     uint64_t rows() const;
@@ -59,13 +60,14 @@ public:
     double get_float8(uint64_t row, int col, double if_null = 0) const;
     bool get_bool(uint64_t row, int col, bool if_null = false) const;
     std::optional<std::string> get_text(uint64_t row, int col) const;  // any type, via output fn
-    std::optional<int32_t> get_date(uint64_t row, int col) const;       // DateADT
+    std::optional<int32_t> get_date(uint64_t row, int col) const;      // DateADT
 
     // Convenience for one-value queries.
-    std::optional<std::string> scalar_text(const char *sql, std::initializer_list<Param> params = {});
+    std::optional<std::string> scalar_text(const char *sql,
+                                           std::initializer_list<Param> params = {});
     std::optional<int64_t> scalar_int8(const char *sql, std::initializer_list<Param> params = {});
 
-private:
+  private:
     Datum value(uint64_t row, int col, bool *isnull) const;
     bool connected_ = false;
 };

@@ -11,17 +11,19 @@ struct OutCol {
     Datum value;
     bool isnull;
 };
-inline OutCol out_null() { return {(Datum)0, true}; }
+inline OutCol out_null() {
+    return {(Datum)0, true};
+}
 
 // Starts materialize mode (InitMaterializedSRF) and returns the result
 // descriptor's column count; then call put_row() per row.
 class RowSink {
-public:
+  public:
     explicit RowSink(FunctionCallInfo fcinfo);
     int columns() const { return natts_; }
     void put_row(const std::vector<OutCol> &row);
 
-private:
+  private:
     FunctionCallInfo fcinfo_;
     int natts_;
 };

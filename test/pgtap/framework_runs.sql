@@ -1,7 +1,7 @@
 -- run_job: history, FAILED kept with SQLSTATE, max_runtime (57014), lock,
 -- CRASHED detection, retries driven by time arguments, pruning.
 -- No transaction: run_job commits. The database is a throwaway clone.
-SELECT plan(29);
+SELECT plan(30);
 CREATE EXTENSION dblink;
 INSERT INTO ct4.jobs (job_name, command, max_runtime, max_retries, retry_delay) VALUES
     ('t_ok',   'CREATE TABLE IF NOT EXISTS public.t_side (x int); INSERT INTO public.t_side VALUES (1)', '1 minute', 3, '10 minutes'),
@@ -15,12 +15,19 @@ SELECT ok((SELECT finished_at >= started_at AND backend_pid = pg_backend_pid() F
           'finished_at and backend_pid recorded');
 SELECT ok((SELECT (stats->>'duration_ms')::numeric >= 0 FROM ct4.job_runs WHERE job_name = 't_ok'), 'duration in stats');
 
+-- run_job raises the job's error after committing the FAILED record, so the
+-- psql script must go on past it here.
+\set ON_ERROR_STOP 0
 CALL ct4.run_job('t_fail');
+\set ON_ERROR_STOP 1
+SELECT is((SELECT count(*) FROM ct4.job_runs WHERE job_name = 't_fail'), 1::bigint, 'run_job''s error came after the record was committed');
 SELECT results_eq($$SELECT status, sqlstate, error_message FROM ct4.job_runs WHERE job_name = 't_fail'$$,
                   $$VALUES ('FAILED', '22012', 'division by zero')$$, 'a failed run stays recorded with SQLSTATE and message');
 SELECT is((SELECT count(*) FROM public.t_side WHERE x = 2), 0::bigint, 'the failed run''s work rolled back');
 
+\set ON_ERROR_STOP 0
 CALL ct4.run_job('t_slow');
+\set ON_ERROR_STOP 1
 SELECT results_eq($$SELECT status, sqlstate FROM ct4.job_runs WHERE job_name = 't_slow'$$,
                   $$VALUES ('FAILED', '57014')$$, 'max_runtime stops a run: FAILED with 57014');
 SELECT ok((SELECT finished_at - started_at < interval '900 milliseconds' FROM ct4.job_runs WHERE job_name = 't_slow'),
@@ -75,7 +82,9 @@ SELECT results_eq($$SELECT last_status, consecutive_failures, total_runs, total_
 -- A disabled job is not retried (but still runs by hand).
 UPDATE ct4.jobs SET command = 'SELECT 1/0' WHERE job_name = 't_fail';
 SELECT ct4.disable_job('t_fail');
+\set ON_ERROR_STOP 0
 CALL ct4.run_job('t_fail');
+\set ON_ERROR_STOP 1
 SELECT is((SELECT status FROM ct4.job_runs WHERE job_name = 't_fail' ORDER BY run_id DESC LIMIT 1), 'FAILED', 'a disabled job runs by hand');
 SELECT is((SELECT count(*) FROM ct4._due_retries(now() + interval '1 day')), 0::bigint, 'a disabled job is not retried');
 SELECT throws_ok($$CALL ct4.run_job('nope')$$, '22023', 'job_name "nope" is not a registered job', 'unknown job is 22023');

@@ -212,6 +212,19 @@ TEST(Name, AccentFolding) {
               some("sahin"));
 }
 
+TEST(Name, LatinExtendedBAndAdditionalFold) {
+    // Vietnamese (Latin Extended Additional + ơ ư of Extended-B).
+    EXPECT_EQ(normalize_name(u8"Nguy\u1EC5n V\u0103n \u00C1nh"), some("anh nguyen van"));
+    EXPECT_EQ(normalize_name(u8"Ph\u1EA1m Th\u1ECB H\u01B0\u01A1ng"), some("huong pham thi"));
+    EXPECT_EQ(normalize_name(u8"\u1EF8 \u1EF9 \u1EE8"), some("u y y"));
+    // Romanian comma-below letters (Extended-B).
+    EXPECT_EQ(normalize_name(u8"\u0218tefan \u021Aurcanu"), some("stefan turcanu"));
+    // Pinyin tone marks.
+    EXPECT_EQ(normalize_name(u8"L\u01DC \u01CEi"), some("ai lu"));
+    // Just outside the ranges: a separator, as before.
+    EXPECT_EQ(normalize_name(u8"a\u1EFAb"), some("a b"));
+}
+
 TEST(Name, DecomposedAccentsFoldLikePrecomposed) {
     // "Jose" + U+0301, "Nun" + U+0303 + "ez"
     EXPECT_EQ(normalize_name("Jose\xCC\x81"), some("jose"));
