@@ -89,7 +89,7 @@ const char *kDriverPersons =
 // filing (the ledger is locked by the run): the same shape as the ledger
 // trigger writes.
 #define CLAIMS_OF_U                                                                      \
-    " ARRAY(SELECT x FROM ops.cabinet_claims_14d c,"                          \
+    " ARRAY(SELECT x FROM ops.cabinet_claims_14d c,"                                     \
     "   LATERAL pg_catalog.unnest(ARRAY[c.claim_id, c.milestone_value::pg_catalog.int8," \
     "     c.lead_id, (c.lead_date - DATE '2000-01-01')::pg_catalog.int8])"               \
     "     WITH ORDINALITY AS x(x, o)"                                                    \
