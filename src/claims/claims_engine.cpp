@@ -1,6 +1,7 @@
 #include "claims/claims_engine.hpp"
 
-#include "jobs/job_run.hpp"
+#include "claims/claims_cache.hpp"
+#include "claims/claims_load.hpp"
 
 #include <algorithm>
 #include <unordered_map>
@@ -14,22 +15,6 @@ namespace {
 // Drivers per batch: bounds the SPI result of one trips query (about
 // 20 rows per driver) while keeping the number of queries small.
 constexpr size_t kDriverBatch = 20000;
-
-// Reads an int4/int8 column of the current SPI result without the per-value
-// PG_TRY of Spi::get_*: SPI_getbinval only reports errors through
-// SPI_result (it never ereports), and the columns are by-value integers.
-// Used on the hot paths (millions of trip rows).
-inline int64_t fast_int(uint64_t row, int col, bool *isnull, bool is_int8) {
-    Datum d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col + 1, isnull);
-    if (*isnull) return 0;
-    return is_int8 ? DatumGetInt64(d) : DatumGetInt32(d);
-}
-
-void free_result() {
-    pg::guarded([] {
-        if (SPI_tuptable) SPI_freetuptable(SPI_tuptable);
-    });
-}
 
 // The LATERAL ... OFFSET 0 subqueries below keep the planner from hashing
 // whole tables (identity_links, the ledger): each outer row is one index
@@ -65,54 +50,22 @@ const char *kLedger =
     "  FROM ops.cabinet_claims_14d c"
     " WHERE $2 AND c.lead_date >= DATE '2000-01-01' + $3";
 
-// Every lead of each driver's person, in scope or not: eligibility depends
-// on the driver's earlier leads too. By person_key: an index scan per person.
-const char *kPersonLeads =
-    "SELECT d.k::pg_catalog.int4, x.lead_id, x.lead_date"
-    "  FROM pg_catalog.unnest($1::pg_catalog.int8[]) WITH ORDINALITY AS d(person_key, k)"
-    "  CROSS JOIN LATERAL ("
-    "       SELECT l.lead_id, l.lead_date - DATE '2000-01-01' AS lead_date"
-    "         FROM canon.identity_links ll"
-    "         JOIN raw.module_ct_cabinet_leads l"
-    "           ON l.lead_id = CASE WHEN ll.source_pk OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'"
-    "                               THEN ll.source_pk::pg_catalog.int8 END"
-    "        WHERE ll.source_table = 'module_ct_cabinet_leads' AND ll.person_key = d.person_key"
-    "       OFFSET 0) x";
-
 // The persons of drivers known only from the ledger (re-verification).
 const char *kDriverPersons =
     "SELECT dl.source_pk, dl.person_key FROM canon.identity_links dl"
     " WHERE dl.source_table = 'drivers' AND dl.source_pk = ANY ($1::pg_catalog.text[])";
 
-// The trips of each driver between its first lead_date and the end of its
-// last lead's window: read once, in one query per batch.
-const char *kTrips =
-    "SELECT d.k::pg_catalog.int4, s.trip_date - DATE '2000-01-01', s.count_orders_completed"
-    "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
-    "pg_catalog.unnest($2::pg_catalog.int4[]),"
-    "                  pg_catalog.unnest($3::pg_catalog.int4[]))"
-    "       WITH ORDINALITY AS d(driver_id, lo, hi, k)"
-    "  JOIN raw.summary_daily s ON s.driver_id = d.driver_id"
-    "   AND s.trip_date >= DATE '2000-01-01' + d.lo AND s.trip_date < DATE '2000-01-01' + d.hi";
-
 }  // namespace
 
-Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &progress) {
-    Decisions out;
-    out.window_days = (int32_t)jobs::setting_number(spi, "window_days");
-    if (out.window_days < 1 || out.window_days > 3660)
-        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
-                        "setting \"window_days\" must be between 1 and 3660",
-                        "value: " + std::to_string(out.window_days));
-    out.cutoff =
-        (cc::Day)*spi.scalar_int8("SELECT (CURRENT_DATE - $1::pg_catalog.int4) - DATE '2000-01-01'",
-                                  {pg::p_int4(opt.days_back)});
+namespace {
 
-    std::vector<cc::Milestone> milestones;
-    spi.exec("SELECT milestone_value, trips_required FROM ct4.milestones ORDER BY milestone_value");
-    for (uint64_t i = 0; i < spi.rows(); i++)
-        milestones.push_back({spi.get_int4(i, 0), spi.get_int4(i, 1)});
-    free_result();
+// Every driver in scope from the raw tables.
+Decisions decide_raw(pg::Spi &spi, const ScopeOptions &opt, const Context &ctx,
+                     const Progress &progress) {
+    Decisions out;
+    out.window_days = ctx.window_days;
+    out.cutoff = ctx.cutoff;
+    const auto &milestones = ctx.milestones;
 
     std::unordered_map<std::string, int64_t> driver_ix;
     auto driver_of = [&](const std::string &id) {
@@ -172,59 +125,13 @@ Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &pr
     for (size_t lo = 0; lo < out.drivers.size(); lo += kDriverBatch) {
         size_t hi = std::min(out.drivers.size(), lo + kDriverBatch);
         size_t nb = hi - lo;
-        std::vector<std::optional<std::string>> ids(out.drivers.begin() + (long)lo,
-                                                    out.drivers.begin() + (long)hi);
-        std::vector<std::vector<cc::DriverLead>> leads(nb);
+        std::vector<std::string> ids(out.drivers.begin() + (long)lo,
+                                     out.drivers.begin() + (long)hi);
         std::vector<int64_t> persons(out.driver_person.begin() + (long)lo,
                                      out.driver_person.begin() + (long)hi);
-        spi.exec(kPersonLeads, {pg::p_int8_array(persons)});
-        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-            bool null_k, null_id, null_d;
-            size_t k = (size_t)fast_int(i, 0, &null_k, false) - 1;
-            int64_t lead_id = fast_int(i, 1, &null_id, true);
-            int64_t d = fast_int(i, 2, &null_d, false);
-            leads[k].push_back(
-                {lead_id, null_d ? std::nullopt : std::optional<cc::Day>((cc::Day)d)});
-        }
-        free_result();
-
-        // Trip range per driver: first lead_date .. last lead's window end.
-        std::vector<std::optional<std::string>> trip_ids;
-        std::vector<int32_t> from, to;
-        std::vector<size_t> trip_k;
+        auto inputs = load_inputs(spi, ids, persons, out.window_days);
         for (size_t k = 0; k < nb; k++) {
-            std::optional<cc::Day> first, last;
-            for (const auto &l : leads[k]) {
-                if (!l.lead_date) continue;
-                if (!first || *l.lead_date < *first) first = l.lead_date;
-                if (!last || *l.lead_date > *last) last = l.lead_date;
-            }
-            if (!first) continue;
-            trip_ids.push_back(ids[k]);
-            from.push_back(*first);
-            to.push_back(*last + out.window_days);
-            trip_k.push_back(k);
-        }
-        std::vector<std::vector<cc::DayTrips>> trips(nb);
-        if (!trip_ids.empty()) {
-            spi.exec(kTrips,
-                     {pg::p_text_array(trip_ids), pg::p_int4_array(from), pg::p_int4_array(to)});
-            for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-                bool n1, n2, n3;
-                size_t j = (size_t)fast_int(i, 0, &n1, false) - 1;
-                cc::Day d = (cc::Day)fast_int(i, 1, &n2, false);
-                int32_t c = (int32_t)fast_int(i, 2, &n3, false);
-                trips[trip_k[j]].push_back({d, c});
-            }
-            free_result();
-        }
-
-        for (size_t k = 0; k < nb; k++) {
-            cc::DriverInput in;
-            in.leads = std::move(leads[k]);
-            in.trips = std::move(trips[k]);
-            std::sort(in.trips.begin(), in.trips.end(),
-                      [](const cc::DayTrips &a, const cc::DayTrips &b) { return a.date < b.date; });
+            cc::DriverInput &in = inputs[k];
             in.claims = std::move(claims_of[lo + k]);
             auto decided =
                 cc::decide_driver(in, milestones, out.window_days, out.cutoff, opt.reverify);
@@ -240,7 +147,18 @@ Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &pr
     std::sort(rows.begin(), rows.end(), cc::row_before);
     rows.resize(cc::limit_prefix(rows, opt.row_limit));
     out.rows = std::move(rows);
+    out.drivers_recomputed = total;
     return out;
+}
+
+}  // namespace
+
+Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &progress) {
+    JitOff jit(spi);
+    Context ctx = load_context(spi, opt.days_back);
+    if (opt.use_cache && !opt.reverify)
+        if (auto d = decide_cached(spi, opt, ctx, progress)) return std::move(*d);
+    return decide_raw(spi, opt, ctx, progress);
 }
 
 }  // namespace ct4::claims

@@ -27,7 +27,7 @@ Datum claims_gap_report(FunctionCallInfo fcinfo) {
 
     RowSink sink(fcinfo);
     Spi spi;
-    auto d = ct4::claims::decide_scope(spi, {days_back, row_limit, true}, {});
+    auto d = ct4::claims::decide_scope(spi, {days_back, row_limit, true, false, false}, {});
     for (const auto &r : d.rows) {
         OutCol driver = out_null();
         if (r.driver_ix >= 0) driver = {text_datum(d.drivers[(size_t)r.driver_ix].c_str()), false};

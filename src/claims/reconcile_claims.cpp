@@ -41,10 +41,13 @@ const char *kInsert =
     "                  pg_catalog.unnest($9::pg_catalog.text[]))"
     "       AS u(driver_id, person_key, lead_id, ld, mv, tiw, ad, we, ev)"
     "  JOIN ct4.milestones m ON m.milestone_value = u.mv"
-    "    ON CONFLICT (driver_id, milestone_value) DO NOTHING";
+    " WHERE NOT EXISTS (SELECT 1 FROM ops.cabinet_claims_14d c"
+    "                    WHERE c.driver_id = u.driver_id AND c.milestone_value = u.mv)";
 
-// Files the CREATE rows (one INSERT per batch). A row that lost a race with
-// another writer is skipped by ON CONFLICT and not counted as created.
+// Files the CREATE rows (one INSERT per batch). The run holds the ledger in
+// SHARE ROW EXCLUSIVE mode (no other writer until it commits), so a plain
+// anti-join skips a row that is already there; cheaper than ON CONFLICT's
+// speculative insertion.
 int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
     int64_t created = 0;
     std::vector<const cc::GapRow *> todo;
@@ -137,8 +140,10 @@ Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
 
     const char *status = "SKIPPED_LOCKED";
     if (job.try_lock()) {
+        // Decisions and filing see one ledger: other writers wait for the commit.
+        if (!dry_run) spi.exec("LOCK TABLE ops.cabinet_claims_14d IN SHARE ROW EXCLUSIVE MODE");
         auto d = ct4::claims::decide_scope(
-            spi, {days_back, row_limit, !only_gaps},
+            spi, {days_back, row_limit, !only_gaps, true, !dry_run},
             [&](int64_t done, int64_t total, int64_t decided) {
                 job.progress(done, total, {{"drivers", total}, {"rows_decided", decided}});
             });
@@ -151,6 +156,7 @@ Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
         }
         if (!dry_run) {
             created = file_claims(spi, d, job.run_id());
+            ct4::claims::store_cache(spi, d);
             refreshed = spi.scalar_int8("SELECT ct4._refresh_registered_views()").value_or(0);
         }
         status = dry_run ? "DRY_RUN" : "SUCCESS";

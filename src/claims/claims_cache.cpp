@@ -1,0 +1,463 @@
+// The incremental path: a no-op run reads one index range of
+// ops.claims_driver_state and the in-scope rows of ops.claims_invalid_leads,
+// and nothing else. Drivers marked dirty by the triggers (schema/210), and
+// drivers never decided, are recomputed from the raw tables with the same
+// queries as the raw path and stored again. Correctness never rests on a
+// guess: when the cache's window_days or milestones differ from the current
+// ones, or its facts do not decode, the drivers are recomputed.
+#include "claims/claims_cache.hpp"
+
+#include "core/claims_cache_codec.hpp"
+
+extern "C" {
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+}
+
+#include <algorithm>
+#include <climits>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace ct4::claims {
+
+namespace {
+
+constexpr size_t kDriverBatch = 20000;
+constexpr size_t kWriteBatch = 10000;
+// "Nothing covered": a day past any lead_date (year 7475), still a valid date.
+constexpr cc::Day kNoCoverage = 2000000;
+// The cache covers at most the leads of the last kHorizon days (more when a
+// run with a larger days_back had it covered already): a rare full re-scan
+// decides its older leads from the raw tables and does not store them.
+constexpr int32_t kHorizon = 90;
+
+const char *kMeta =
+    "SELECT window_days, milestones, covered_from - DATE '2000-01-01' FROM ops.claims_cache_meta";
+
+// Leads whose lead-level condition must be (re)computed: the part of the
+// scope the cache does not cover yet, and the dirty leads. Small sets are
+// index probes per lead; a large range (a first run) is hashed.
+const char *kFreshLeadsProbe =
+    "SELECT l.lead_id, l.lead_date - DATE '2000-01-01', p.person_key, p.driver_id"
+    "  FROM (SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
+    "         WHERE s.lead_date >= DATE '2000-01-01' + $1 AND s.lead_date < DATE '2000-01-01' + $2"
+    "        UNION"
+    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
+    "         WHERE $3 AND s.lead_date IS NULL"
+    "        UNION"
+    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
+    "         WHERE s.lead_id = ANY ($4::pg_catalog.int8[])) l"
+    "  LEFT JOIN LATERAL ("
+    "       SELECT ll.person_key,"
+    "              (SELECT dl.source_pk FROM canon.identity_links dl"
+    "                WHERE dl.source_table = 'drivers' AND dl.person_key = ll.person_key)"
+    "                AS driver_id"
+    "         FROM canon.identity_links ll"
+    "        WHERE ll.source_table = 'module_ct_cabinet_leads'"
+    "          AND ll.source_pk = l.lead_id::pg_catalog.text OFFSET 0) p ON true";
+const char *kFreshLeadsHash =
+    "SELECT l.lead_id, l.lead_date - DATE '2000-01-01', ll.person_key, dl.source_pk"
+    "  FROM (SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
+    "         WHERE s.lead_date >= DATE '2000-01-01' + $1 AND s.lead_date < DATE '2000-01-01' + $2"
+    "        UNION"
+    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
+    "         WHERE $3 AND s.lead_date IS NULL"
+    "        UNION"
+    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
+    "         WHERE s.lead_id = ANY ($4::pg_catalog.int8[])) l"
+    "  LEFT JOIN canon.identity_links ll ON ll.source_table = 'module_ct_cabinet_leads'"
+    "       AND ll.source_pk = l.lead_id::pg_catalog.text"
+    "  LEFT JOIN canon.identity_links dl ON dl.source_table = 'drivers'"
+    "       AND dl.person_key = ll.person_key";
+
+const char *kCachedInvalid =
+    "SELECT lead_id, lead_date - DATE '2000-01-01', person_key, driver_id"
+    "  FROM ops.claims_invalid_leads"
+    " WHERE lead_date >= DATE '2000-01-01' + $1 OR lead_date IS NULL";
+
+const char *kCachedDrivers =
+    "SELECT driver_id, person_key, facts, claims FROM ops.claims_driver_state"
+    " WHERE last_lead_date >= DATE '2000-01-01' + $1";
+
+const char *kDriverPersons =
+    "SELECT dl.source_pk, dl.person_key FROM canon.identity_links dl"
+    " WHERE dl.source_table = 'drivers' AND dl.source_pk = ANY ($1::pg_catalog.text[])";
+
+// The driver's ledger rows as ops.claims_driver_state.claims, read after the
+// filing (the ledger is locked by the run): the same shape as the ledger
+// trigger writes.
+#define CLAIMS_OF_U                                                                      \
+    " ARRAY(SELECT x FROM ops.cabinet_claims_14d c,"                                     \
+    "   LATERAL pg_catalog.unnest(ARRAY[c.claim_id, c.milestone_value::pg_catalog.int8," \
+    "     c.lead_id, (c.lead_date - DATE '2000-01-01')::pg_catalog.int8])"               \
+    "     WITH ORDINALITY AS x(x, o)"                                                    \
+    "  WHERE c.driver_id = u.driver_id ORDER BY c.claim_id, x.o)"
+
+// After a reset the table is empty: a plain INSERT (no speculative insertion).
+const char *kInsertDrivers =
+    "INSERT INTO ops.claims_driver_state (driver_id, person_key, last_lead_date, facts, claims)"
+    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts," CLAIMS_OF_U
+    "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+    "                  pg_catalog.unnest($2::pg_catalog.int8[]),"
+    "                  pg_catalog.unnest($3::pg_catalog.int4[]),"
+    "                  pg_catalog.unnest($4::pg_catalog.bytea[]))"
+    "       AS u(driver_id, person_key, last, facts)";
+const char *kUpsertDrivers =
+    "INSERT INTO ops.claims_driver_state AS s (driver_id, person_key, last_lead_date, facts, "
+    "claims)"
+    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts," CLAIMS_OF_U
+    "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+    "                  pg_catalog.unnest($2::pg_catalog.int8[]),"
+    "                  pg_catalog.unnest($3::pg_catalog.int4[]),"
+    "                  pg_catalog.unnest($4::pg_catalog.bytea[]))"
+    "       AS u(driver_id, person_key, last, facts)"
+    "    ON CONFLICT (driver_id) DO UPDATE SET person_key = EXCLUDED.person_key,"
+    "       last_lead_date = EXCLUDED.last_lead_date, facts = EXCLUDED.facts,"
+    "       claims = EXCLUDED.claims";
+
+struct Driver {
+    std::string id;
+    int64_t person = 0;
+    cc::DriverInput in;
+};
+
+pg::Param p_bytea_array(const std::vector<std::string> &v) {
+    size_t n = v.size();
+    Datum *elems = (Datum *)pg::guarded([&] { return palloc(sizeof(Datum) * (n ? n : 1)); });
+    for (size_t i = 0; i < n; i++) {
+        const char *src = v[i].data();
+        size_t len = v[i].size();
+        elems[i] = pg::guarded([&] {
+            bytea *b = (bytea *)palloc(len + VARHDRSZ);
+            SET_VARSIZE(b, len + VARHDRSZ);
+            memcpy(VARDATA(b), src, len);
+            return PointerGetDatum(b);
+        });
+    }
+    Datum d = pg::guarded([&] {
+        return PointerGetDatum(construct_array(elems, (int)n, BYTEAOID, -1, false, TYPALIGN_INT));
+    });
+    return {BYTEAARRAYOID, d, false};
+}
+
+// ledger rows flattened as [claim_id, milestone_value, lead_id, lead_date, ...]
+std::vector<cc::LedgerClaim> claims_of_array(Datum d) {
+    Datum *elems = nullptr;
+    bool *nulls = nullptr;
+    int n = 0;
+    pg::guarded([&] {
+        ArrayType *a = DatumGetArrayTypeP(d);
+        deconstruct_array(a, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+    });
+    std::vector<cc::LedgerClaim> out;
+    for (int i = 0; i + 3 < n; i += 4)
+        out.push_back({DatumGetInt64(elems[i]), (int32_t)DatumGetInt64(elems[i + 1]),
+                       DatumGetInt64(elems[i + 2]), (cc::Day)DatumGetInt64(elems[i + 3])});
+    return out;
+}
+
+std::optional<cc::Day> last_lead_date(const cc::DriverInput &in) {
+    std::optional<cc::Day> last;
+    for (const auto &l : in.leads)
+        if (l.lead_date && (!last || *l.lead_date > *last)) last = l.lead_date;
+    return last;
+}
+
+}  // namespace
+
+std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, const Context &ctx,
+                                       const Progress &progress) {
+    const bool write = opt.write_cache;
+    // The ledger is part of the cached facts: no other writer between our
+    // read of it and our commit (the job is its only writer anyway).
+    if (write) spi.exec("LOCK TABLE ops.cabinet_claims_14d IN SHARE ROW EXCLUSIVE MODE");
+
+    spi.exec(kMeta);
+    bool valid = spi.rows() == 1 && spi.get_int4(0, 0) == ctx.window_days &&
+                 spi.get_text(0, 1).value_or("") == ctx.signature;
+    cc::Day covered = valid ? (cc::Day)spi.get_int4(0, 2) : kNoCoverage;
+    free_result();
+    const cc::Day today = ctx.cutoff + opt.days_back;
+    const cc::Day new_cover = std::min(covered, std::max(ctx.cutoff, today - kHorizon));
+    if (!valid) {
+        if (!write) return std::nullopt;
+        spi.exec("SELECT ct4._claims_cache_reset()");
+    }
+
+    Decisions out;
+    out.cached = true;
+    out.window_days = ctx.window_days;
+    out.cutoff = ctx.cutoff;
+    std::vector<cc::GapRow> rows;
+    std::unordered_map<std::string, int64_t> driver_ix;
+    auto driver_of = [&](const std::string &id, int64_t person) {
+        auto [it, added] = driver_ix.emplace(id, (int64_t)out.drivers.size());
+        if (added) {
+            out.drivers.push_back(id);
+            out.driver_person.push_back(person);
+        }
+        return it->second;
+    };
+
+    auto decide = [&](const std::string &id, int64_t person, const cc::DriverInput &in) {
+        int64_t ix = driver_of(id, person);
+        out.driver_person[(size_t)ix] = person;
+        for (auto &r : cc::decide_driver(in, ctx.milestones, ctx.window_days, ctx.cutoff, false)) {
+            r.driver_ix = ix;
+            rows.push_back(std::move(r));
+        }
+    };
+
+    // 1. Dirty marks (the ones we saw are deleted at the end, by mark).
+    std::unordered_map<std::string, int64_t> dirty_drivers;
+    std::vector<int64_t> dirty_lead_ids, dirty_lead_marks;
+    if (valid) {
+        spi.exec("SELECT driver_id, mark FROM ops.claims_dirty_drivers");
+        for (uint64_t i = 0, n = spi.rows(); i < n; i++)
+            dirty_drivers.emplace(*spi.get_text(i, 0), spi.get_int8(i, 1));
+        free_result();
+        spi.exec("SELECT lead_id, mark FROM ops.claims_dirty_leads");
+        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
+            dirty_lead_ids.push_back(spi.get_int8(i, 0));
+            dirty_lead_marks.push_back(spi.get_int8(i, 1));
+        }
+        free_result();
+    }
+
+    // 2. Lead-level conditions of the uncovered part of the scope and of the
+    // dirty leads, then the cached ones of the rest.
+    std::unordered_set<int64_t> fresh_leads;
+    std::unordered_map<std::string, int64_t> fresh_drivers;  // driver -> person
+    using InvalidLead = CacheUpdate::InvalidLead;
+    auto upd = std::make_shared<CacheUpdate>();
+    std::vector<InvalidLead> &invalid_store = upd->invalid;
+    auto add_lead_row = [&](const InvalidLead &l) {
+        bool in_scope = !l.date || *l.date >= ctx.cutoff;
+        const char *why =
+            cc::lead_condition(l.date.has_value(), l.person.has_value(), l.driver.has_value());
+        if (!why || !in_scope) return;
+        cc::GapRow r{};
+        r.decision = cc::Decision::Invalid;
+        r.reason = why;
+        r.lead_id = l.lead_id;
+        r.lead_date = l.date;
+        r.driver_ix = l.driver ? driver_of(*l.driver, l.person.value_or(0)) : -1;
+        rows.push_back(std::move(r));
+    };
+    {
+        cc::Day hi = std::min(covered, kNoCoverage);
+        int64_t uncovered = 0;
+        if (ctx.cutoff < hi)
+            uncovered = spi.scalar_int8(
+                               "SELECT count(*) FROM raw.module_ct_cabinet_leads"
+                               " WHERE lead_date >= DATE '2000-01-01' + $1"
+                               "   AND lead_date < DATE '2000-01-01' + $2",
+                               {pg::p_int4(ctx.cutoff), pg::p_int4(std::max(hi, ctx.cutoff))})
+                            .value_or(0);
+        const char *sql = uncovered > 200000 ? kFreshLeadsHash : kFreshLeadsProbe;
+        spi.exec(sql,
+                 {pg::p_int4(ctx.cutoff), pg::p_int4(std::max(hi, ctx.cutoff)), pg::p_bool(!valid),
+                  pg::p_int8_array(dirty_lead_ids)},
+                 true);
+        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
+            InvalidLead l{spi.get_int8(i, 0), std::nullopt, std::nullopt, std::nullopt};
+            if (!spi.is_null(i, 1)) l.date = spi.get_int4(i, 1);
+            if (!spi.is_null(i, 2)) l.person = spi.get_int8(i, 2);
+            l.driver = spi.get_text(i, 3);
+            if (!fresh_leads.insert(l.lead_id).second) continue;
+            if (l.driver && l.date) fresh_drivers.emplace(*l.driver, l.person.value_or(0));
+            if (cc::lead_condition(l.date.has_value(), l.person.has_value(), l.driver.has_value()))
+                if (!l.date || *l.date >= new_cover) invalid_store.push_back(l);
+            add_lead_row(l);
+        }
+        free_result();
+    }
+    if (valid) {
+        spi.exec(kCachedInvalid, {pg::p_int4(ctx.cutoff)}, true);
+        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
+            InvalidLead l{spi.get_int8(i, 0), std::nullopt, std::nullopt, std::nullopt};
+            if (fresh_leads.count(l.lead_id)) continue;
+            if (!spi.is_null(i, 1)) l.date = spi.get_int4(i, 1);
+            if (!spi.is_null(i, 2)) l.person = spi.get_int8(i, 2);
+            l.driver = spi.get_text(i, 3);
+            add_lead_row(l);
+        }
+        free_result();
+    }
+
+    // 3. Cached drivers in scope, except the dirty ones.
+    std::unordered_set<std::string> have_state;
+    if (valid) {
+        spi.exec(kCachedDrivers, {pg::p_int4(ctx.cutoff)}, true);
+        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
+            std::string id = *spi.get_text(i, 0);
+            have_state.insert(id);
+            if (dirty_drivers.count(id)) continue;
+            bool isnull;
+            Datum facts = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
+            Driver d{id, spi.get_int8(i, 1), {}};
+            const char *bytes = nullptr;
+            size_t len = 0;
+            pg::guarded([&] {
+                bytea *b = DatumGetByteaPP(facts);
+                bytes = VARDATA_ANY(b);
+                len = VARSIZE_ANY_EXHDR(b);
+            });
+            if (!cc::decode_facts(bytes, len, d.in)) {
+                dirty_drivers.emplace(id, -1);  // recompute; no mark to delete
+                continue;
+            }
+            Datum claims = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull);
+            if (!isnull) d.in.claims = claims_of_array(claims);
+            decide(d.id, d.person, d.in);
+            out.drivers_from_cache++;
+        }
+        free_result();
+    }
+
+    // 4. Recompute dirty drivers and drivers of fresh leads without a state.
+    std::vector<std::optional<std::string>> todo;
+    for (const auto &[id, mark] : dirty_drivers) todo.emplace_back(id);
+    for (const auto &[id, person] : fresh_drivers)
+        if (!have_state.count(id) && !dirty_drivers.count(id)) todo.emplace_back(id);
+    std::vector<std::string> ids;
+    std::vector<int64_t> persons;
+    if (!todo.empty()) {
+        spi.exec(kDriverPersons, {pg::p_text_array(todo)}, true);
+        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
+            ids.push_back(*spi.get_text(i, 0));
+            persons.push_back(spi.get_int8(i, 1));
+        }
+        free_result();
+    }
+    std::unordered_set<std::string> linked(ids.begin(), ids.end());
+    std::vector<std::optional<std::string>> drop;  // states of drivers with no dated lead
+    for (const auto &t : todo)
+        if (!linked.count(*t)) drop.push_back(t);
+    const int64_t total = (int64_t)ids.size();
+    for (size_t lo = 0; lo < ids.size(); lo += kDriverBatch) {
+        size_t hi = std::min(ids.size(), lo + kDriverBatch);
+        std::vector<std::string> bid(ids.begin() + (long)lo, ids.begin() + (long)hi);
+        std::vector<int64_t> bperson(persons.begin() + (long)lo, persons.begin() + (long)hi);
+        auto inputs = load_inputs(spi, bid, bperson, ctx.window_days);
+        load_claims(spi, bid, inputs);
+        for (size_t k = 0; k < bid.size(); k++) {
+            auto last = last_lead_date(inputs[k]);
+            if (!last) {
+                drop.emplace_back(bid[k]);
+                continue;
+            }
+            if (write && *last >= new_cover)
+                upd->states.push_back({bid[k], bperson[k], *last, cc::encode_facts(inputs[k])});
+            if (*last >= ctx.cutoff) decide(bid[k], bperson[k], inputs[k]);
+        }
+        out.drivers_recomputed += (int64_t)bid.size();
+        if (progress) progress((int64_t)hi, total, (int64_t)rows.size());
+        pg::check_interrupts();
+    }
+
+    // 5. What to store after the filing (store_cache).
+    if (write) {
+        upd->drop = std::move(drop);
+        upd->touched_leads.assign(fresh_leads.begin(), fresh_leads.end());
+        upd->touched_leads.insert(upd->touched_leads.end(), dirty_lead_ids.begin(),
+                                  dirty_lead_ids.end());
+        for (const auto &[id, mark] : dirty_drivers)
+            if (mark >= 0) {
+                upd->mark_drivers.emplace_back(id);
+                upd->mark_driver_marks.push_back(mark);
+            }
+        upd->mark_leads = std::move(dirty_lead_ids);
+        upd->mark_lead_marks = std::move(dirty_lead_marks);
+        upd->rebuilt = !valid;
+        upd->window_days = ctx.window_days;
+        upd->signature = ctx.signature;
+        upd->covered_from = new_cover;
+        out.cache_update = std::move(upd);
+    }
+
+    std::sort(rows.begin(), rows.end(), cc::row_before);
+    rows.resize(cc::limit_prefix(rows, opt.row_limit));
+    out.rows = std::move(rows);
+    return out;
+}
+
+void store_cache(pg::Spi &spi, const Decisions &d) {
+    if (!d.cache_update) return;
+    const CacheUpdate &u = *d.cache_update;
+
+    for (size_t w = 0; w < u.states.size(); w += kWriteBatch) {
+        size_t e = std::min(u.states.size(), w + kWriteBatch);
+        std::vector<std::optional<std::string>> ids;
+        std::vector<int64_t> persons;
+        std::vector<int32_t> lasts;
+        std::vector<std::string> facts;
+        for (size_t i = w; i < e; i++) {
+            const auto &st = u.states[i];
+            ids.emplace_back(st.driver_id);
+            persons.push_back(st.person);
+            lasts.push_back(st.last_lead_date);
+            facts.push_back(st.facts);
+        }
+        spi.exec(u.rebuilt ? kInsertDrivers : kUpsertDrivers,
+                 {pg::p_text_array(ids), pg::p_int8_array(persons), pg::p_int4_array(lasts),
+                  p_bytea_array(facts)});
+        pg::check_interrupts();
+    }
+    if (!u.drop.empty())
+        spi.exec(
+            "DELETE FROM ops.claims_driver_state WHERE driver_id = ANY ($1::pg_catalog.text[])",
+            {pg::p_text_array(u.drop)});
+    if (!u.touched_leads.empty())
+        spi.exec("DELETE FROM ops.claims_invalid_leads WHERE lead_id = ANY ($1::pg_catalog.int8[])",
+                 {pg::p_int8_array(u.touched_leads)});
+    for (size_t w = 0; w < u.invalid.size(); w += kWriteBatch) {
+        size_t e = std::min(u.invalid.size(), w + kWriteBatch);
+        std::vector<int64_t> id;
+        std::vector<int32_t> date;
+        std::vector<std::optional<std::string>> person, driver;
+        for (size_t i = w; i < e; i++) {
+            const auto &l = u.invalid[i];
+            id.push_back(l.lead_id);
+            date.push_back(l.date.value_or(INT32_MIN));
+            person.push_back(l.person ? std::optional<std::string>(std::to_string(*l.person))
+                                      : std::nullopt);
+            driver.push_back(l.driver);
+        }
+        spi.exec(
+            "INSERT INTO ops.claims_invalid_leads (lead_id, lead_date, person_key, driver_id)"
+            "SELECT u.id, CASE WHEN u.d <> -2147483648 THEN DATE '2000-01-01' + u.d END,"
+            "       u.p::pg_catalog.int8, u.drv"
+            "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+            "                  pg_catalog.unnest($2::pg_catalog.int4[]),"
+            "                  pg_catalog.unnest($3::pg_catalog.text[]),"
+            "                  pg_catalog.unnest($4::pg_catalog.text[])) AS u(id, d, p, drv)",
+            {pg::p_int8_array(id), pg::p_int4_array(date), pg::p_text_array(person),
+             pg::p_text_array(driver)});
+    }
+    if (!u.mark_drivers.empty())
+        spi.exec(
+            "DELETE FROM ops.claims_dirty_drivers d"
+            " USING ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+            "                  pg_catalog.unnest($2::pg_catalog.int8[])) AS x(id, mark)"
+            " WHERE d.driver_id = x.id AND d.mark = x.mark",
+            {pg::p_text_array(u.mark_drivers), pg::p_int8_array(u.mark_driver_marks)});
+    if (!u.mark_leads.empty())
+        spi.exec(
+            "DELETE FROM ops.claims_dirty_leads d"
+            " USING ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
+            "                  pg_catalog.unnest($2::pg_catalog.int8[])) AS x(id, mark)"
+            " WHERE d.lead_id = x.id AND d.mark = x.mark",
+            {pg::p_int8_array(u.mark_leads), pg::p_int8_array(u.mark_lead_marks)});
+    spi.exec(
+        "INSERT INTO ops.claims_cache_meta AS m (id, window_days, milestones, covered_from)"
+        "VALUES (true, $1, $2, DATE '2000-01-01' + $3)"
+        "    ON CONFLICT (id) DO UPDATE SET window_days = EXCLUDED.window_days,"
+        "       milestones = EXCLUDED.milestones,"
+        "       covered_from = LEAST(m.covered_from, EXCLUDED.covered_from)",
+        {pg::p_int4(u.window_days), pg::p_text(u.signature), pg::p_int4(u.covered_from)});
+}
+
+}  // namespace ct4::claims

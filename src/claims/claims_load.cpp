@@ -1,0 +1,152 @@
+#include "claims/claims_load.hpp"
+
+#include "jobs/job_run.hpp"
+
+#include <algorithm>
+#include <exception>
+
+namespace ct4::claims {
+
+namespace {
+
+// Every lead of each driver's person, in scope or not: eligibility depends
+// on the driver's earlier leads too. By person_key: an index scan per person.
+const char *kPersonLeads =
+    "SELECT d.k::pg_catalog.int4, x.lead_id, x.lead_date"
+    "  FROM pg_catalog.unnest($1::pg_catalog.int8[]) WITH ORDINALITY AS d(person_key, k)"
+    "  CROSS JOIN LATERAL ("
+    "       SELECT l.lead_id, l.lead_date - DATE '2000-01-01' AS lead_date"
+    "         FROM canon.identity_links ll"
+    "         JOIN raw.module_ct_cabinet_leads l"
+    "           ON l.lead_id = CASE WHEN ll.source_pk OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'"
+    "                               THEN ll.source_pk::pg_catalog.int8 END"
+    "        WHERE ll.source_table = 'module_ct_cabinet_leads' AND ll.person_key = d.person_key"
+    "       OFFSET 0) x";
+
+// The trips of each driver between its first lead_date and the end of its
+// last lead's window, sorted per driver (the rules need them by date).
+const char *kTrips =
+    "SELECT d.k::pg_catalog.int4, s.trip_date - DATE '2000-01-01', s.count_orders_completed"
+    "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
+    "pg_catalog.unnest($2::pg_catalog.int4[]),"
+    "                  pg_catalog.unnest($3::pg_catalog.int4[]))"
+    "       WITH ORDINALITY AS d(driver_id, lo, hi, k)"
+    "  JOIN raw.summary_daily s ON s.driver_id = d.driver_id"
+    "   AND s.trip_date >= DATE '2000-01-01' + d.lo AND s.trip_date < DATE '2000-01-01' + d.hi";
+
+const char *kClaims =
+    "SELECT d.k::pg_catalog.int4, c.claim_id, c.milestone_value, c.lead_id,"
+    "       c.lead_date - DATE '2000-01-01'"
+    "  FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS d(driver_id, k)"
+    "  CROSS JOIN LATERAL (SELECT c.* FROM ops.cabinet_claims_14d c"
+    "                       WHERE c.driver_id = d.driver_id OFFSET 0) c";
+
+}  // namespace
+
+void free_result() {
+    pg::guarded([] {
+        if (SPI_tuptable) SPI_freetuptable(SPI_tuptable);
+    });
+}
+
+Context load_context(pg::Spi &spi, int32_t days_back) {
+    Context c;
+    c.window_days = (int32_t)jobs::setting_number(spi, "window_days");
+    if (c.window_days < 1 || c.window_days > 3660)
+        throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
+                        "setting \"window_days\" must be between 1 and 3660",
+                        "value: " + std::to_string(c.window_days));
+    c.cutoff = (cc::Day)*spi.scalar_int8(
+        "SELECT (CURRENT_DATE - $1::pg_catalog.int4) - DATE '2000-01-01'", {pg::p_int4(days_back)});
+    spi.exec("SELECT milestone_value, trips_required FROM ct4.milestones ORDER BY milestone_value");
+    for (uint64_t i = 0; i < spi.rows(); i++) {
+        c.milestones.push_back({spi.get_int4(i, 0), spi.get_int4(i, 1)});
+        if (i) c.signature += ",";
+        c.signature += std::to_string(c.milestones.back().value) + ":" +
+                       std::to_string(c.milestones.back().trips_required);
+    }
+    free_result();
+    return c;
+}
+
+std::vector<cc::DriverInput> load_inputs(pg::Spi &spi, const std::vector<std::string> &ids,
+                                         const std::vector<int64_t> &persons, int32_t window_days) {
+    size_t nb = ids.size();
+    std::vector<cc::DriverInput> in(nb);
+    if (nb == 0) return in;
+    spi.exec(kPersonLeads, {pg::p_int8_array(persons)}, true);
+    for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
+        bool null_k, null_id, null_d;
+        size_t k = (size_t)fast_int(i, 0, &null_k, false) - 1;
+        int64_t lead_id = fast_int(i, 1, &null_id, true);
+        int64_t d = fast_int(i, 2, &null_d, false);
+        in[k].leads.push_back(
+            {lead_id, null_d ? std::nullopt : std::optional<cc::Day>((cc::Day)d)});
+    }
+    free_result();
+
+    // Trip range per driver: first lead_date .. last lead's window end.
+    std::vector<std::optional<std::string>> trip_ids;
+    std::vector<int32_t> from, to;
+    std::vector<size_t> trip_k;
+    for (size_t k = 0; k < nb; k++) {
+        std::optional<cc::Day> first, last;
+        for (const auto &l : in[k].leads) {
+            if (!l.lead_date) continue;
+            if (!first || *l.lead_date < *first) first = l.lead_date;
+            if (!last || *l.lead_date > *last) last = l.lead_date;
+        }
+        if (!first) continue;
+        trip_ids.emplace_back(ids[k]);
+        from.push_back(*first);
+        to.push_back(*last + window_days);
+        trip_k.push_back(k);
+    }
+    if (!trip_ids.empty()) {
+        spi.exec(kTrips, {pg::p_text_array(trip_ids), pg::p_int4_array(from), pg::p_int4_array(to)},
+                 true);
+        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
+            bool n1, n2, n3;
+            size_t j = (size_t)fast_int(i, 0, &n1, false) - 1;
+            cc::Day d = (cc::Day)fast_int(i, 1, &n2, false);
+            int32_t c = (int32_t)fast_int(i, 2, &n3, false);
+            in[trip_k[j]].trips.push_back({d, c});
+        }
+        free_result();
+    }
+    for (auto &x : in)
+        std::sort(x.trips.begin(), x.trips.end(),
+                  [](const cc::DayTrips &a, const cc::DayTrips &b) { return a.date < b.date; });
+    return in;
+}
+
+void load_claims(pg::Spi &spi, const std::vector<std::string> &ids,
+                 std::vector<cc::DriverInput> &inputs) {
+    if (ids.empty()) return;
+    std::vector<std::optional<std::string>> arr(ids.begin(), ids.end());
+    spi.exec(kClaims, {pg::p_text_array(arr)}, true);
+    for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
+        bool a, b, c, d, e;
+        size_t k = (size_t)fast_int(i, 0, &a, false) - 1;
+        inputs[k].claims.push_back({fast_int(i, 1, &b, true), (int32_t)fast_int(i, 2, &c, false),
+                                    fast_int(i, 3, &d, true), (cc::Day)fast_int(i, 4, &e, false)});
+    }
+    free_result();
+}
+
+JitOff::JitOff(pg::Spi &spi) : spi_(spi), exceptions_(std::uncaught_exceptions()) {
+    old_ = spi.scalar_text("SELECT pg_catalog.current_setting('jit')").value_or("on");
+    spi.exec("SELECT pg_catalog.set_config('jit', 'off', true)");
+}
+
+JitOff::~JitOff() {
+    // Never run SQL while an error unwinds (the transaction is failing and
+    // SET LOCAL ends with it); never throw from a destructor.
+    if (std::uncaught_exceptions() > exceptions_) return;
+    try {
+        spi_.exec("SELECT pg_catalog.set_config('jit', $1, true)", {pg::p_text(old_)});
+    } catch (...) {
+    }
+}
+
+}  // namespace ct4::claims
