@@ -1,4 +1,5 @@
 #include "core/claims_rules.hpp"
+#include "core/json.hpp"
 
 #include "core/cron.hpp"
 
@@ -213,21 +214,7 @@ size_t limit_prefix(const std::vector<GapRow> &rows, int64_t row_limit) {
 
 std::string evidence_json(const GapRow &row, const std::string &driver_id, int64_t person_key,
                           int32_t window_days) {
-    // driver_id is the only free text: escape it as a JSON string.
-    std::string id = "\"";
-    for (unsigned char c : driver_id) {
-        if (c == '"' || c == '\\') {
-            id.push_back('\\');
-            id.push_back((char)c);
-        } else if (c < 0x20) {
-            char b[8];
-            std::snprintf(b, sizeof b, "\\u%04x", c);
-            id += b;
-        } else {
-            id.push_back((char)c);
-        }
-    }
-    id.push_back('"');
+    std::string id = json_string(driver_id);
     Day ld = row.lead_date.value_or(0);
     std::string s = "{\"rule\":\"earliest_eligible_lead\"";
     s += ",\"lead_id\":" + std::to_string(row.lead_id);

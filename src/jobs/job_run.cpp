@@ -15,48 +15,13 @@ namespace {
 constexpr int32_t kLockClass = 0x43543441;
 }  // namespace
 
-std::string json_string(const std::string &s) {
-    std::string out;
-    out.reserve(s.size() + 2);
-    out.push_back('"');
-    for (unsigned char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (c < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", c);
-                    out += buf;
-                } else {
-                    out.push_back((char)c);
-                }
-        }
-    }
-    out.push_back('"');
-    return out;
-}
-
 std::string counters_json(const Counters &c, double duration_ms) {
     std::string out = "{";
     for (const auto &[name, value] : c) {
         out += json_string(name) + ":" + std::to_string(value) + ",";
     }
     char buf[64];
-    std::snprintf(buf, sizeof buf, "\"duration_ms\":%.3f}", duration_ms);
+    snprintf(buf, sizeof buf, "\"duration_ms\":%.3f}", duration_ms);
     return out + buf;
 }
 

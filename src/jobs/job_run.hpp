@@ -3,6 +3,7 @@
 // progress for long runs, and the counters stored as jsonb.
 #pragma once
 
+#include "core/json.hpp"
 #include "pg/spi.hpp"
 
 #include <chrono>
@@ -50,7 +51,7 @@ class JobRun {
 };
 
 // JSON helpers for evidence and stats (no dependency on PostgreSQL).
-std::string json_string(const std::string &s);
+using core::json_string;  // src/core/json.hpp
 std::string counters_json(const Counters &c, double duration_ms);
 
 // Reads a numeric setting from ct4.settings; missing or unparsable values
