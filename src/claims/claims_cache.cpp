@@ -39,16 +39,22 @@ const char *kMeta =
 // Leads whose lead-level condition must be (re)computed: the part of the
 // scope the cache does not cover yet, and the dirty leads. Small sets are
 // index probes per lead; a large range (a first run) is hashed.
-const char *kFreshLeadsProbe =
-    "SELECT l.lead_id, l.lead_date - DATE '2000-01-01', p.person_key, p.driver_id"
-    "  FROM (SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
-    "         WHERE s.lead_date >= DATE '2000-01-01' + $1 AND s.lead_date < DATE '2000-01-01' + $2"
-    "        UNION"
-    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
-    "         WHERE $3 AND s.lead_date IS NULL"
-    "        UNION"
-    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
+// Both plans read the same set of leads: the uncovered date range ($1, $2),
+// NULL dates when asked ($3) and the dirty leads ($4).
+#define CT4_FRESH_LEADS_SCOPE                                                                     \
+    "  FROM (SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"                    \
+    "         WHERE s.lead_date >= DATE '2000-01-01' + $1 AND s.lead_date < DATE '2000-01-01' + " \
+    "$2"                                                                                          \
+    "        UNION"                                                                               \
+    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"                    \
+    "         WHERE $3 AND s.lead_date IS NULL"                                                   \
+    "        UNION"                                                                               \
+    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"                    \
     "         WHERE s.lead_id = ANY ($4::pg_catalog.int8[])) l"
+
+const char *kFreshLeadsProbe =
+    "SELECT l.lead_id, l.lead_date - DATE '2000-01-01', p.person_key, "
+    "p.driver_id" CT4_FRESH_LEADS_SCOPE
     "  LEFT JOIN LATERAL ("
     "       SELECT ll.person_key,"
     "              (SELECT dl.source_pk FROM canon.identity_links dl"
@@ -58,15 +64,8 @@ const char *kFreshLeadsProbe =
     "        WHERE ll.source_table = 'module_ct_cabinet_leads'"
     "          AND ll.source_pk = l.lead_id::pg_catalog.text OFFSET 0) p ON true";
 const char *kFreshLeadsHash =
-    "SELECT l.lead_id, l.lead_date - DATE '2000-01-01', ll.person_key, dl.source_pk"
-    "  FROM (SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
-    "         WHERE s.lead_date >= DATE '2000-01-01' + $1 AND s.lead_date < DATE '2000-01-01' + $2"
-    "        UNION"
-    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
-    "         WHERE $3 AND s.lead_date IS NULL"
-    "        UNION"
-    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
-    "         WHERE s.lead_id = ANY ($4::pg_catalog.int8[])) l"
+    "SELECT l.lead_id, l.lead_date - DATE '2000-01-01', ll.person_key, "
+    "dl.source_pk" CT4_FRESH_LEADS_SCOPE
     "  LEFT JOIN canon.identity_links ll ON ll.source_table = 'module_ct_cabinet_leads'"
     "       AND ll.source_pk = l.lead_id::pg_catalog.text"
     "  LEFT JOIN canon.identity_links dl ON dl.source_table = 'drivers'"
