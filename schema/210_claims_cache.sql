@@ -37,8 +37,9 @@ CREATE TABLE ops.claims_invalid_leads (
 );
 CREATE INDEX claims_invalid_leads_date_idx ON ops.claims_invalid_leads (lead_date);
 
--- Dirty marks set by the triggers; `mark` changes on every new mark, so the
--- job deletes only the marks it has seen (a concurrent change stays marked).
+-- Dirty marks set by the triggers; `mark` changes on every marking statement
+-- (one sequence value per statement), so the job deletes only the marks it
+-- has seen (a concurrent change stays marked).
 CREATE SEQUENCE ops.claims_dirty_mark_seq;
 CREATE TABLE ops.claims_dirty_drivers (
     driver_id text   PRIMARY KEY,
@@ -67,18 +68,38 @@ $$;
 CREATE FUNCTION ct4._claims_mark_drivers(ids text[]) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO ops.claims_dirty_drivers AS d (driver_id, mark)
-    SELECT u.x, nextval('ops.claims_dirty_mark_seq')
-      FROM (SELECT DISTINCT x FROM unnest(ids) x WHERE x IS NOT NULL) u
+    SELECT u.x, m.v
+      FROM (SELECT DISTINCT x FROM unnest(ids) x WHERE x IS NOT NULL) u,
+           (SELECT nextval('ops.claims_dirty_mark_seq') AS v) m
         ON CONFLICT (driver_id) DO UPDATE SET mark = EXCLUDED.mark;
 $$;
 
 CREATE FUNCTION ct4._claims_mark_leads(ids bigint[]) RETURNS void
 LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     INSERT INTO ops.claims_dirty_leads AS d (lead_id, mark)
-    SELECT u.x, nextval('ops.claims_dirty_mark_seq')
-      FROM (SELECT DISTINCT x FROM unnest(ids) x WHERE x IS NOT NULL) u
+    SELECT u.x, m.v
+      FROM (SELECT DISTINCT x FROM unnest(ids) x WHERE x IS NOT NULL) u,
+           (SELECT nextval('ops.claims_dirty_mark_seq') AS v) m
         ON CONFLICT (lead_id) DO UPDATE SET mark = EXCLUDED.mark;
 $$;
+
+-- Whether the triggers below must mark what changed. Without a cache there
+-- is nothing to keep exact (the next claims run rebuilds it from the raw
+-- tables), so bulk loads and first identity runs skip the marks. The shared
+-- lock pairs with the exclusive one the claims job holds while it rebuilds
+-- (claims_cache.cpp): a writer that saw no cache is seen by the rebuild, and
+-- a writer that comes during the rebuild waits and then sees the cache.
+-- Only READ COMMITTED re-reads the meta row after the wait; any other
+-- isolation level always marks.
+CREATE FUNCTION ct4._claims_cache_active() RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RETURN true;
+    END IF;
+    PERFORM pg_advisory_xact_lock_shared(1129591873, hashtext('claims_cache'));
+    RETURN EXISTS (SELECT 1 FROM ops.claims_cache_meta);   -- a new snapshot: after the wait
+END $$;
 
 -- Trips changed: their drivers.
 CREATE FUNCTION ct4._claims_trips_changed() RETURNS trigger
@@ -86,6 +107,9 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM ops.claims_cache_meta;
+        RETURN NULL;
+    END IF;
+    IF NOT ct4._claims_cache_active() THEN
         RETURN NULL;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -105,6 +129,9 @@ DECLARE
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM ops.claims_cache_meta;
+        RETURN NULL;
+    END IF;
+    IF NOT ct4._claims_cache_active() THEN
         RETURN NULL;
     END IF;
     IF TG_OP = 'INSERT' THEN
@@ -135,6 +162,9 @@ DECLARE
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
         DELETE FROM ops.claims_cache_meta;
+        RETURN NULL;
+    END IF;
+    IF NOT ct4._claims_cache_active() THEN
         RETURN NULL;
     END IF;
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
@@ -259,6 +289,7 @@ CREATE TRIGGER milestones_claims_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNC
 
 REVOKE ALL ON FUNCTION ct4._claims_cache_invalidate() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_cache_reset() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ct4._claims_cache_active() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_mark_drivers(text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_mark_leads(bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_trips_changed() FROM PUBLIC;

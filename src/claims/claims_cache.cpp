@@ -7,6 +7,8 @@
 // ones, or its facts do not decode, the drivers are recomputed.
 #include "claims/claims_cache.hpp"
 
+#include "pg/snapshot.hpp"
+
 #include "core/claims_cache_codec.hpp"
 
 extern "C" {
@@ -180,9 +182,17 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     free_result();
     const cc::Day today = ctx.cutoff + opt.days_back;
     const cc::Day new_cover = std::min(covered, std::max(ctx.cutoff, today - kHorizon));
+    std::optional<pg::FreshSnapshot> after_writers;
     if (!valid) {
         if (!write) return std::nullopt;
+        // Writers whose triggers saw no cache skipped their marks
+        // (ct4._claims_cache_active): wait for them to commit, then read with
+        // a snapshot that sees them; later writers wait for our commit.
+        spi.exec(
+            "SELECT pg_catalog.pg_advisory_xact_lock(1129591873, "
+            "pg_catalog.hashtext('claims_cache'))");
         spi.exec("SELECT ct4._claims_cache_reset()");
+        after_writers.emplace();
     }
 
     Decisions out;
@@ -450,6 +460,16 @@ void store_cache(pg::Spi &spi, const Decisions &d) {
             "                  pg_catalog.unnest($2::pg_catalog.int8[])) AS x(id, mark)"
             " WHERE d.lead_id = x.id AND d.mark = x.mark",
             {pg::p_int8_array(u.mark_leads), pg::p_int8_array(u.mark_lead_marks)});
+    // An incremental run only updates the meta row: if an invalidation
+    // deleted it meanwhile, writers may have skipped their marks since, so it
+    // stays deleted and the next run rebuilds.
+    if (!u.rebuilt) {
+        spi.exec(
+            "UPDATE ops.claims_cache_meta SET window_days = $1, milestones = $2,"
+            "       covered_from = LEAST(covered_from, DATE '2000-01-01' + $3)",
+            {pg::p_int4(u.window_days), pg::p_text(u.signature), pg::p_int4(u.covered_from)});
+        return;
+    }
     spi.exec(
         "INSERT INTO ops.claims_cache_meta AS m (id, window_days, milestones, covered_from)"
         "VALUES (true, $1, $2, DATE '2000-01-01' + $3)"

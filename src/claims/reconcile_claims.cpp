@@ -40,14 +40,12 @@ const char *kInsert =
     "pg_catalog.unnest($8::pg_catalog.int4[]),"
     "                  pg_catalog.unnest($9::pg_catalog.text[]))"
     "       AS u(driver_id, person_key, lead_id, ld, mv, tiw, ad, we, ev)"
-    "  JOIN ct4.milestones m ON m.milestone_value = u.mv"
-    " WHERE NOT EXISTS (SELECT 1 FROM ops.cabinet_claims_14d c"
-    "                    WHERE c.driver_id = u.driver_id AND c.milestone_value = u.mv)";
+    "  JOIN ct4.milestones m ON m.milestone_value = u.mv";
 
-// Files the CREATE rows (one INSERT per batch). The run holds the ledger in
-// SHARE ROW EXCLUSIVE mode (no other writer until it commits), so a plain
-// anti-join skips a row that is already there; cheaper than ON CONFLICT's
-// speculative insertion.
+// Files the CREATE rows (one INSERT per batch). The run decided them on the
+// ledger it holds in SHARE ROW EXCLUSIVE mode (no other writer until it
+// commits), so no row can be there yet: no anti-join, no ON CONFLICT (each
+// cost an index probe per row). The unique constraint still guards it.
 int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
     int64_t created = 0;
     std::vector<const cc::GapRow *> todo;
