@@ -55,12 +55,14 @@ q -c "VACUUM ANALYZE"
 # The job runs in a copy of the generated data: the plain SQL's rolled-back
 # rows would leave canon's tables and indexes full of dead entries, which no
 # real first run meets. (The copy starts with cold shared buffers.)
-psql -q -X -d postgres -c "DROP DATABASE IF EXISTS ${DB}_job" \
-     -c "CREATE DATABASE ${DB}_job TEMPLATE $DB STRATEGY file_copy"
+copy_db() {
+    psql -q -X -d postgres -c "DROP DATABASE IF EXISTS ${DB}_job" \
+         -c "CREATE DATABASE ${DB}_job TEMPLATE $DB STRATEGY file_copy"
+    psql -q -X -d ${DB}_job -c CHECKPOINT
+}
 qj() { psql -X -q -At -d ${DB}_job -v ON_ERROR_STOP=1 "$@"; }
 
-echo "plain SQL (set-based, rolled back) ..."
-PLAIN_MS=$(q <<'SQL' | tail -1
+plain_sql() { q <<'SQL' | tail -1
 BEGIN;
 CREATE TEMP TABLE t0 ON COMMIT DROP AS SELECT clock_timestamp() AS t;
 CREATE TEMP TABLE nl ON COMMIT DROP AS
@@ -115,11 +117,22 @@ SELECT DISTINCT ON (b.driver_id) 'drivers', b.driver_id, b.person_key, 'SCORE', 
 SELECT round(extract(epoch FROM clock_timestamp() - t) * 1000) FROM t0;
 ROLLBACK;
 SQL
-)
-echo "plain SQL first run: ${PLAIN_MS} ms"
+}
 
 run() { qj -c "SELECT round(duration_ms)::text || ' ms  ' || row(processed, newly_linked, newly_driver_mapped, still_no_candidates, conflicts, errors)::text FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')"; }
-FIRST=$(run); echo "ct4 first run:       $FIRST  (processed, linked, driver_mapped, no_candidates, conflicts, errors)"
+# Each side twice, alternating, on the same data: a 2-core VM's timings
+# wander by tens of percent from one minute to the next; the best of two
+# of each is compared.
+echo "plain SQL (set-based, rolled back) and ct4 first run (in a fresh copy), twice each ..."
+P1=$(plain_sql); copy_db; F1=$(run)
+P2=$(plain_sql); copy_db; FIRST=$(run)
+echo "plain SQL first run: $P1 ms, $P2 ms"
+echo "ct4 first run:       $F1"
+echo "ct4 first run:       $FIRST  (processed, linked, driver_mapped, no_candidates, conflicts, errors)"
+PLAIN_MS=$(( P1 < P2 ? P1 : P2 ))
+F1_MS=${F1%% ms*}; F2_MS=${FIRST%% ms*}
+FIRST_MS=$(( F1_MS < F2_MS ? F1_MS : F2_MS ))
+echo "best of two: plain SQL ${PLAIN_MS} ms, ct4 ${FIRST_MS} ms"
 NOOP=$(run); echo "ct4 no-op rerun:     $NOOP"
 WALL=$( { /usr/bin/time -f %e psql -X -q -At -d ${DB}_job -c "SELECT status FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')" >/dev/null; } 2>&1 )
 echo "ct4 no-op rerun, client wall clock incl. connect: ${WALL} s"
@@ -130,5 +143,4 @@ echo "ct4 no-op default call, again: $DEF2"
 VIEW_MS=$(qj -c "\\timing on" -c "SELECT count(*) FROM ops.v_cabinet_leads_limbo WHERE limbo_stage = 'TRIPS_NO_CLAIM'" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
 FN_MS=$(qj -c "\\timing on" -c "SELECT count(*) FROM ct4._identity_trips_no_claim(NULL, NULL, NULL, 100000000)" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
 echo "TRIPS_NO_CLAIM leads over all $LEADS leads: view ${VIEW_MS} ms, job's look-up (index order, per lead) ${FN_MS} ms"
-FIRST_MS=${FIRST%% ms*}
 echo "ratio ct4 / plain SQL (first run): $(awk -v a="$FIRST_MS" -v b="$PLAIN_MS" 'BEGIN { printf "%.2f", a / b }')"

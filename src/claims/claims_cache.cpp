@@ -96,24 +96,22 @@ const char *kDriverPersons =
     "     WITH ORDINALITY AS x(x, o)"                                                    \
     "  WHERE c.driver_id = u.driver_id ORDER BY c.claim_id, x.o)"
 
+// The states to store, unnested in a select list: rows stream into the
+// INSERT instead of being copied into a tuplestore first.
+#define STATES_U                                                             \
+    "  FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS driver_id,"  \
+    "               pg_catalog.unnest($2::pg_catalog.int8[]) AS person_key," \
+    "               pg_catalog.unnest($3::pg_catalog.int4[]) AS last,"       \
+    "               pg_catalog.unnest($4::pg_catalog.bytea[]) AS facts) u"
+
 // After a reset the table is empty: a plain INSERT (no speculative insertion).
 const char *kInsertDrivers =
     "INSERT INTO ops.claims_driver_state (driver_id, person_key, last_lead_date, facts, claims)"
-    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts," CLAIMS_OF_U
-    "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-    "                  pg_catalog.unnest($2::pg_catalog.int8[]),"
-    "                  pg_catalog.unnest($3::pg_catalog.int4[]),"
-    "                  pg_catalog.unnest($4::pg_catalog.bytea[]))"
-    "       AS u(driver_id, person_key, last, facts)";
+    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts," CLAIMS_OF_U STATES_U;
 const char *kUpsertDrivers =
     "INSERT INTO ops.claims_driver_state AS s (driver_id, person_key, last_lead_date, facts, "
     "claims)"
-    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts," CLAIMS_OF_U
-    "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-    "                  pg_catalog.unnest($2::pg_catalog.int8[]),"
-    "                  pg_catalog.unnest($3::pg_catalog.int4[]),"
-    "                  pg_catalog.unnest($4::pg_catalog.bytea[]))"
-    "       AS u(driver_id, person_key, last, facts)"
+    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts," CLAIMS_OF_U STATES_U
     "    ON CONFLICT (driver_id) DO UPDATE SET person_key = EXCLUDED.person_key,"
     "       last_lead_date = EXCLUDED.last_lead_date, facts = EXCLUDED.facts,"
     "       claims = EXCLUDED.claims";
