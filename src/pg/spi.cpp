@@ -74,15 +74,18 @@ Param p_int4_array(const std::vector<int32_t> &v) {
 }
 
 namespace {
-// Built in place (what construct_md_array makes from palloc'd texts): the job
-// passes arrays of hundreds of thousands of values, and one palloc and one
+// Built in place (what construct_md_array makes from palloc'd varlenas): the
+// jobs pass arrays of hundreds of thousands of values, and one palloc and one
 // guarded call per value cost more than the statement using them.
-// get(i) returns the i-th value as std::optional<std::string_view>.
+// get(i) returns the i-th value as std::optional<std::string_view>: the
+// payload of a text (whole_varlena false) or a whole varlena with its 4-byte
+// header (true), copied as it is.
 template <typename Get>
-Param build_text_array(size_t n, Get get) {
+Param build_varlena_array(size_t n, Get get, Oid elem, Oid array_type, bool whole_varlena) {
     if (n == 0)
-        return {TEXTARRAYOID,
-                guarded([] { return PointerGetDatum(construct_empty_array(TEXTOID)); }), false};
+        return {array_type, guarded([&] { return PointerGetDatum(construct_empty_array(elem)); }),
+                false};
+    size_t header = whole_varlena ? 0 : VARHDRSZ;
     bool hasnulls = false;
     size_t nbytes = 0;
     for (size_t i = 0; i < n; i++) {
@@ -90,17 +93,17 @@ Param build_text_array(size_t n, Get get) {
         if (!x)
             hasnulls = true;
         else
-            nbytes += INTALIGN(VARHDRSZ + x->size());
+            nbytes += INTALIGN(header + x->size());
     }
     size_t dataoffset = hasnulls ? ARR_OVERHEAD_WITHNULLS(1, n) : 0;
     size_t total = (hasnulls ? dataoffset : ARR_OVERHEAD_NONULLS(1)) + nbytes;
     if (n > (size_t)MaxArraySize || total > MaxAllocSize)
-        throw Error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "ct4_jobs: text array too large");
+        throw Error(ERRCODE_PROGRAM_LIMIT_EXCEEDED, "ct4_jobs: array parameter too large");
     ArrayType *a = (ArrayType *)guarded([&] { return palloc0(total); });
     SET_VARSIZE(a, total);
     a->ndim = 1;
     a->dataoffset = (int32)dataoffset;
-    a->elemtype = TEXTOID;
+    a->elemtype = elem;
     ARR_DIMS(a)[0] = (int)n;
     ARR_LBOUND(a)[0] = 1;
     char *p = ARR_DATA_PTR(a);
@@ -109,13 +112,39 @@ Param build_text_array(size_t n, Get get) {
         auto x = get(i);
         if (!x) continue;
         if (bitmap) bitmap[i / 8] |= (bits8)(1 << (i % 8));
-        SET_VARSIZE(p, VARHDRSZ + x->size());
-        memcpy(VARDATA(p), x->data(), x->size());
-        p += INTALIGN(VARHDRSZ + x->size());
+        if (!whole_varlena) SET_VARSIZE(p, VARHDRSZ + x->size());
+        memcpy(p + header, x->data(), x->size());
+        p += INTALIGN(header + x->size());
     }
-    return {TEXTARRAYOID, PointerGetDatum(a), false};
+    return {array_type, PointerGetDatum(a), false};
+}
+
+template <typename Get>
+Param build_text_array(size_t n, Get get) {
+    return build_varlena_array(n, get, TEXTOID, TEXTARRAYOID, false);
 }
 }  // namespace
+
+Param p_jsonb_array(const std::vector<std::string> &varlenas) {
+    for (size_t i = 0; i < varlenas.size(); i++) {
+        const std::string &v = varlenas[i];
+        // A 4-byte, uncompressed header whose length is the string's size,
+        // and room for the root container header.
+        union {
+            uint32 word;
+            char bytes[4];
+        } expect, got;
+        SET_VARSIZE(expect.bytes, v.size());
+        if (v.size() >= VARHDRSZ) memcpy(got.bytes, v.data(), VARHDRSZ);
+        if (v.size() < VARHDRSZ + sizeof(uint32) || got.word != expect.word)
+            throw Error(ERRCODE_INTERNAL_ERROR, "ct4_jobs: jsonb array element " +
+                                                    std::to_string(i + 1) +
+                                                    " is not a whole jsonb varlena");
+    }
+    return build_varlena_array(
+        varlenas.size(), [&](size_t i) { return std::optional<std::string_view>(varlenas[i]); },
+        JSONBOID, JSONBARRAYOID, true);
+}
 
 Param p_text_array(const std::vector<std::optional<std::string>> &v) {
     return build_text_array(v.size(), [&](size_t i) {

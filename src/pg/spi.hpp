@@ -39,6 +39,10 @@ Param p_jsonb(const std::string &json_text);
 Param p_text_array(const std::vector<std::optional<std::string>> &v);
 // Same, from views (no copies): the viewed strings must outlive the call.
 Param p_text_array(const std::vector<std::optional<std::string_view>> &v);
+// jsonb[] from whole jsonb varlenas (core::JsonbWriter::finish() bytes, 4-byte
+// header included): many built documents travel as ONE parameter, with no
+// text to parse. Each element's header must match its size.
+Param p_jsonb_array(const std::vector<std::string> &varlenas);
 Param p_int8_array(const std::vector<int64_t> &v);
 Param p_int4_array(const std::vector<int32_t> &v);
 
