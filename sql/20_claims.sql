@@ -145,3 +145,11 @@ SELECT pg_temp.try(q) FROM unnest(ARRAY[
     'SELECT * FROM ct4.claims_gap_report(21, 0)',
     'SELECT * FROM ct4.reconcile_claims_14d(0, 1, true, true)',
     'SELECT * FROM ct4.reconcile_claims_14d(36500, 100000000, true, true)']) AS q;
+
+-- The job builds the evidence as binary jsonb (src/core/jsonb_writer.hpp):
+-- every document equals its own text parsed again, byte size included
+-- (the fixture's hand-made rows have run_id 0).
+SELECT count(*) AS claims_filed,
+       bool_and(evidence = (evidence::text)::jsonb
+                AND pg_column_size(evidence) = pg_column_size((evidence::text)::jsonb)) AS same_as_parsed
+  FROM ops.cabinet_claims_14d WHERE run_id > 0;

@@ -2,6 +2,7 @@
 // leads in scope with its evidence, counts every decision, refreshes the
 // registered materialized views and records its run.
 #include "claims/claims_engine.hpp"
+#include "core/jsonb_writer.hpp"
 #include "jobs/job_run.hpp"
 #include "pg/args.hpp"
 #include "pg/srf.hpp"
@@ -28,7 +29,7 @@ const char *kInsert =
     "       milestone_value, amount, trips_in_window, achieved_date, window_end, evidence,"
     "       created_at, run_id)"
     "SELECT u.driver_id, u.person_key, u.lead_id, DATE '2000-01-01' + u.ld, u.mv, m.amount,"
-    "       u.tiw, DATE '2000-01-01' + u.ad, DATE '2000-01-01' + u.we, u.ev::pg_catalog.jsonb,"
+    "       u.tiw, DATE '2000-01-01' + u.ad, DATE '2000-01-01' + u.we, u.ev,"
     "       pg_catalog.now(), $10"
     "  FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS driver_id,"
     "               pg_catalog.unnest($2::pg_catalog.int8[]) AS person_key,"
@@ -38,7 +39,7 @@ const char *kInsert =
     "               pg_catalog.unnest($6::pg_catalog.int4[]) AS tiw,"
     "               pg_catalog.unnest($7::pg_catalog.int4[]) AS ad,"
     "               pg_catalog.unnest($8::pg_catalog.int4[]) AS we,"
-    "               pg_catalog.unnest($9::pg_catalog.text[]) AS ev) u"
+    "               pg_catalog.unnest($9::pg_catalog.jsonb[]) AS ev) u"
     "  JOIN ct4.milestones m ON m.milestone_value = u.mv";
 
 // Files the CREATE rows (one INSERT per batch). The run decided them on the
@@ -48,11 +49,13 @@ const char *kInsert =
 int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
     int64_t created = 0;
     std::vector<const cc::GapRow *> todo;
+    ct4::core::JsonbWriter writer;  // evidence as binary jsonb: nothing to parse
     for (const auto &r : d.rows)
         if (r.decision == cc::Decision::Create) todo.push_back(&r);
     for (size_t lo = 0; lo < todo.size(); lo += kInsertBatch) {
         size_t hi = std::min(todo.size(), lo + kInsertBatch);
-        std::vector<std::optional<std::string>> drivers, evidence;
+        std::vector<std::optional<std::string>> drivers;
+        std::vector<std::string> evidence;
         std::vector<int64_t> persons, leads;
         std::vector<int32_t> lead_dates, ms, tiw, achieved, ends;
         for (size_t i = lo; i < hi; i++) {
@@ -67,13 +70,15 @@ int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
             tiw.push_back((int32_t)std::min<int64_t>(r.trips_in_window, INT_MAX));
             achieved.push_back(r.achieved_date);
             ends.push_back(cc::window_end(*r.lead_date, d.window_days));
-            evidence.emplace_back(cc::evidence_json(r, driver, person, d.window_days));
+            writer.reset();
+            cc::write_evidence(writer, r, driver, person, d.window_days);
+            evidence.push_back(writer.finish());
         }
         created += (int64_t)spi.exec(
             kInsert,
             {p_text_array(drivers), p_int8_array(persons), p_int8_array(leads),
              p_int4_array(lead_dates), p_int4_array(ms), p_int4_array(tiw), p_int4_array(achieved),
-             p_int4_array(ends), p_text_array(evidence), p_int8(run_id)});
+             p_int4_array(ends), p_jsonb_array(evidence), p_int8(run_id)});
         check_interrupts();
     }
     return created;

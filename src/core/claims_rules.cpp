@@ -1,5 +1,7 @@
 #include "core/claims_rules.hpp"
+
 #include "core/json.hpp"
+#include "core/jsonb_writer.hpp"
 
 #include "core/cron.hpp"
 
@@ -23,9 +25,29 @@ struct LeadKey {
 
 std::string format_day(Day d) {
     CivilDate c = civil_from_days((int64_t)d + kPgEpochDays);
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", (long long)c.year, c.month, c.day);
-    return buf;
+    if (c.year < 0 || c.year > 9999) {  // outside what write-by-digits covers
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u", (long long)c.year, c.month, c.day);
+        return buf;
+    }
+    char buf[10];
+    format_day(d, buf);
+    return std::string(buf, 10);
+}
+
+void format_day(Day d, char buf[10]) {
+    CivilDate c = civil_from_days((int64_t)d + kPgEpochDays);
+    unsigned y = (unsigned)(c.year < 0 ? 0 : c.year > 9999 ? 9999 : c.year);
+    buf[0] = (char)('0' + y / 1000);
+    buf[1] = (char)('0' + y / 100 % 10);
+    buf[2] = (char)('0' + y / 10 % 10);
+    buf[3] = (char)('0' + y % 10);
+    buf[4] = '-';
+    buf[5] = (char)('0' + c.month / 10);
+    buf[6] = (char)('0' + c.month % 10);
+    buf[7] = '-';
+    buf[8] = (char)('0' + c.day / 10);
+    buf[9] = (char)('0' + c.day % 10);
 }
 
 const char *decision_name(Decision d) {
@@ -212,36 +234,61 @@ size_t limit_prefix(const std::vector<GapRow> &rows, int64_t row_limit) {
     return rows.size();
 }
 
+template <class Writer>
+void write_evidence(Writer &w, const GapRow &row, std::string_view driver_id, int64_t person_key,
+                    int32_t window_days) {
+    Day ld = row.lead_date.value_or(0);
+    char day[10];
+    auto date = [&](const char *key, Day d) {
+        format_day(d, day);
+        w.key(key);
+        w.string(std::string_view(day, 10));
+    };
+    auto num = [&](const char *key, int64_t v) {
+        w.key(key);
+        w.int64(v);
+    };
+    w.begin_object();
+    w.key("rule");
+    w.string("earliest_eligible_lead");
+    num("lead_id", row.lead_id);
+    date("lead_date", ld);
+    num("person_key", person_key);
+    w.key("driver_id");
+    w.string(driver_id);
+    num("milestone_value", row.milestone_value.value_or(0));
+    num("trips_required", row.trips_required);
+    num("window_days", window_days);
+    date("window_start", ld);
+    date("window_end", window_end(ld, window_days));
+    num("trips_in_window", row.trips_in_window);
+    date("achieved_date", row.achieved_date);
+    w.key("trips_per_day");
+    w.begin_array();
+    int64_t cum = 0;
+    for (const auto &e : row.evidence) {
+        cum += e.count;
+        w.begin_object();
+        date("date", e.date);
+        num("trips", e.count);
+        num("cumulative", cum);
+        w.end_object();
+    }
+    w.end_array();
+    if (row.discovered_via) num("discovered_via_lead_id", *row.discovered_via);
+    w.end_object();
+}
+
+template void write_evidence<JsonTextWriter>(JsonTextWriter &, const GapRow &, std::string_view,
+                                             int64_t, int32_t);
+template void write_evidence<JsonbWriter>(JsonbWriter &, const GapRow &, std::string_view, int64_t,
+                                          int32_t);
+
 std::string evidence_json(const GapRow &row, const std::string &driver_id, int64_t person_key,
                           int32_t window_days) {
-    std::string id = json_string(driver_id);
-    Day ld = row.lead_date.value_or(0);
-    std::string s = "{\"rule\":\"earliest_eligible_lead\"";
-    s += ",\"lead_id\":" + std::to_string(row.lead_id);
-    s += ",\"lead_date\":\"" + format_day(ld) + "\"";
-    s += ",\"person_key\":" + std::to_string(person_key);
-    s += ",\"driver_id\":" + id;
-    s += ",\"milestone_value\":" + std::to_string(row.milestone_value.value_or(0));
-    s += ",\"trips_required\":" + std::to_string(row.trips_required);
-    s += ",\"window_days\":" + std::to_string(window_days);
-    s += ",\"window_start\":\"" + format_day(ld) + "\"";
-    s += ",\"window_end\":\"" + format_day(window_end(ld, window_days)) + "\"";
-    s += ",\"trips_in_window\":" + std::to_string(row.trips_in_window);
-    s += ",\"achieved_date\":\"" + format_day(row.achieved_date) + "\"";
-    s += ",\"trips_per_day\":[";
-    int64_t cum = 0;
-    for (size_t i = 0; i < row.evidence.size(); i++) {
-        cum += row.evidence[i].count;
-        if (i) s += ",";
-        s += "{\"date\":\"" + format_day(row.evidence[i].date) +
-             "\",\"trips\":" + std::to_string(row.evidence[i].count) +
-             ",\"cumulative\":" + std::to_string(cum) + "}";
-    }
-    s += "]";
-    if (row.discovered_via)
-        s += ",\"discovered_via_lead_id\":" + std::to_string(*row.discovered_via);
-    s += "}";
-    return s;
+    JsonTextWriter w;
+    write_evidence(w, row, driver_id, person_key, window_days);
+    return w.finish();
 }
 
 }  // namespace ct4::core::claims

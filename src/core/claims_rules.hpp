@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ct4::core::claims {
@@ -141,11 +142,20 @@ std::vector<GapRow> decide_driver(const DriverInput &in, const std::vector<Miles
 // gaps (CREATE or INVALID rows). Returns the prefix length.
 size_t limit_prefix(const std::vector<GapRow> &rows, int64_t row_limit);
 
-// Evidence jsonb text of a CREATE row.
+// Writes the evidence document of a CREATE row into `w`: a JsonTextWriter
+// (core/json.hpp) or a JsonbWriter (core/jsonb_writer.hpp), instantiated for
+// both in claims_rules.cpp.
+template <class Writer>
+void write_evidence(Writer &w, const GapRow &row, std::string_view driver_id, int64_t person_key,
+                    int32_t window_days);
+
+// The evidence as JSON text.
 std::string evidence_json(const GapRow &row, const std::string &driver_id, int64_t person_key,
                           int32_t window_days);
 
 // 'YYYY-MM-DD' of a DateADT day.
 std::string format_day(Day d);
+// The same into buf (10 characters, no terminator): no allocation.
+void format_day(Day d, char buf[10]);
 
 }  // namespace ct4::core::claims

@@ -231,4 +231,9 @@ TEST(ClaimsEvidence, JsonNamesWindowLeadPersonAndDays) {
         "{\"date\":\"2000-01-04\",\"trips\":3,\"cumulative\":5}]}");
     EXPECT_EQ(format_day(-1), "1999-12-31");
     EXPECT_EQ(format_day(9190), "2025-02-28");
+    char buf[10];
+    format_day(-730119, buf);  // 0001-01-01
+    EXPECT_EQ(std::string(buf, 10), "0001-01-01");
+    format_day(9190, buf);
+    EXPECT_EQ(std::string(buf, 10), "2025-02-28");
 }

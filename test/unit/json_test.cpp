@@ -15,3 +15,32 @@ TEST(Json, QuotesAndEscapes) {
 TEST(Json, Utf8PassesThrough) {
     EXPECT_EQ(json_string("Jos\xC3\xA9"), "\"Jos\xC3\xA9\"");
 }
+
+TEST(JsonTextWriter, NestingAndCommas) {
+    ct4::core::JsonTextWriter w;
+    w.begin_object();
+    w.key("a");
+    w.int64(-5);
+    w.key("list");
+    w.begin_array();
+    w.begin_object();
+    w.key("x");
+    w.string("q\"");
+    w.end_object();
+    w.int64(2);
+    w.boolean(false);
+    w.null();
+    w.begin_array();
+    w.end_array();
+    w.end_array();
+    w.key("z");
+    w.boolean(true);
+    w.end_object();
+    EXPECT_EQ(w.finish(), R"({"a":-5,"list":[{"x":"q\""},2,false,null,[]],"z":true})");
+    w.reset();
+    w.begin_array();
+    w.int64(1);
+    w.int64(2);
+    w.end_array();
+    EXPECT_EQ(w.finish(), "[1,2]") << "reset forgets the previous document";
+}
