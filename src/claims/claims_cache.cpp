@@ -298,6 +298,13 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     std::unordered_set<std::string> have_state;
     if (valid) {
         spi.exec(kCachedDrivers, {pg::p_int4(ctx.cutoff)}, true);
+        // Sized once: rehashing ~30 000 string keys showed in the no-op profile.
+        const size_t cached = (size_t)spi.rows();
+        have_state.reserve(cached);
+        driver_ix.reserve(driver_ix.size() + cached);
+        out.drivers.reserve(out.drivers.size() + cached);
+        out.driver_person.reserve(out.driver_person.size() + cached);
+        rows.reserve(rows.size() + 2 * cached);
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
             std::string id = *spi.get_text(i, 0);
             have_state.insert(id);
