@@ -268,6 +268,10 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
                  {pg::p_int4(ctx.cutoff), pg::p_int4(std::max(hi, ctx.cutoff)), pg::p_bool(!valid),
                   pg::p_int8_array(dirty_lead_ids)},
                  true);
+        const size_t fresh = (size_t)spi.rows();  // 1 000 000 on a first full run
+        fresh_leads.reserve(fresh);
+        fresh_drivers.reserve(fresh);
+        driver_ix.reserve(fresh);
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
             InvalidLead l{spi.get_int8(i, 0), std::nullopt, std::nullopt, std::nullopt};
             if (!spi.is_null(i, 1)) l.date = spi.get_int4(i, 1);
@@ -346,7 +350,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         }
         free_result();
     }
-    std::unordered_set<std::string> linked(ids.begin(), ids.end());
+    std::unordered_set<std::string> linked(ids.begin(), ids.end(), ids.size());
     std::vector<std::optional<std::string>> drop;  // states of drivers with no dated lead
     for (const auto &t : todo)
         if (!linked.count(*t)) drop.push_back(t);
