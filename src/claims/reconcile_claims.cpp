@@ -52,6 +52,13 @@ int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
     ct4::core::JsonbWriter writer;  // evidence as binary jsonb: nothing to parse
     for (const auto &r : d.rows)
         if (r.decision == cc::Decision::Create) todo.push_back(&r);
+    // In the order of the UNIQUE (driver_id, milestone_value) index: its text
+    // keys are the dearest to insert at random places (~15 % of a 2 M-row
+    // filing); the (lead_date, lead_id) index compares integers.
+    std::sort(todo.begin(), todo.end(), [&](const cc::GapRow *x, const cc::GapRow *y) {
+        int c = d.drivers[(size_t)x->driver_ix].compare(d.drivers[(size_t)y->driver_ix]);
+        return c != 0 ? c < 0 : x->milestone_value < y->milestone_value;
+    });
     for (size_t lo = 0; lo < todo.size(); lo += kInsertBatch) {
         size_t hi = std::min(todo.size(), lo + kInsertBatch);
         std::vector<std::optional<std::string>> drivers;
