@@ -253,6 +253,17 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         r.driver_ix = l.driver ? driver_of(*l.driver, l.person.value_or(0)) : -1;
         rows.push_back(std::move(r));
     };
+    // A rebuild whose scope starts at or before the oldest lead reads every
+    // lead here (with its person): the batches below then take each person's
+    // leads from memory instead of one index probe per person.
+    PersonLeads all_leads;
+    bool all_leads_known = false;
+    if (!valid) {
+        auto oldest = spi.scalar_int8(
+            "SELECT pg_catalog.min(lead_date) - DATE '2000-01-01' FROM "
+            "raw.module_ct_cabinet_leads");
+        all_leads_known = !oldest || *oldest >= ctx.cutoff;
+    }
     {
         cc::Day hi = std::min(covered, kNoCoverage);
         int64_t uncovered = 0;
@@ -278,6 +289,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             if (!spi.is_null(i, 2)) l.person = spi.get_int8(i, 2);
             l.driver = spi.get_text(i, 3);
             if (!fresh_leads.insert(l.lead_id).second) continue;
+            if (!valid && l.person) all_leads.rows.push_back({*l.person, {l.lead_id, l.date}});
             if (l.driver && l.date) fresh_drivers.emplace(*l.driver, l.person.value_or(0));
             if (cc::lead_condition(l.date.has_value(), l.person.has_value(), l.driver.has_value()))
                 if (!l.date || *l.date >= new_cover) invalid_store.push_back(l);
@@ -285,6 +297,10 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         }
         free_result();
     }
+    if (all_leads_known)
+        all_leads.sort();
+    else
+        all_leads.rows = {};
     if (valid) {
         spi.exec(kCachedInvalid, {pg::p_int4(ctx.cutoff)}, true);
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
@@ -359,7 +375,8 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         size_t hi = std::min(ids.size(), lo + kDriverBatch);
         std::vector<std::string> bid(ids.begin() + (long)lo, ids.begin() + (long)hi);
         std::vector<int64_t> bperson(persons.begin() + (long)lo, persons.begin() + (long)hi);
-        auto inputs = load_inputs(spi, bid, bperson, ctx.window_days);
+        auto inputs =
+            load_inputs(spi, bid, bperson, ctx.window_days, all_leads_known ? &all_leads : nullptr);
         load_claims(spi, bid, inputs);
         for (size_t k = 0; k < bid.size(); k++) {
             auto last = last_lead_date(inputs[k]);

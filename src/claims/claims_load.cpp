@@ -69,21 +69,38 @@ Context load_context(pg::Spi &spi, int32_t days_back) {
     return c;
 }
 
+void PersonLeads::sort() {
+    std::sort(rows.begin(), rows.end(), [](const Row &a, const Row &b) {
+        return a.person != b.person ? a.person < b.person : a.lead.lead_id < b.lead.lead_id;
+    });
+}
+
+void PersonLeads::leads_of(int64_t person, std::vector<cc::DriverLead> &out) const {
+    auto it = std::lower_bound(rows.begin(), rows.end(), person,
+                               [](const Row &r, int64_t p) { return r.person < p; });
+    for (; it != rows.end() && it->person == person; ++it) out.push_back(it->lead);
+}
+
 std::vector<cc::DriverInput> load_inputs(pg::Spi &spi, const std::vector<std::string> &ids,
-                                         const std::vector<int64_t> &persons, int32_t window_days) {
+                                         const std::vector<int64_t> &persons, int32_t window_days,
+                                         const PersonLeads *known) {
     size_t nb = ids.size();
     std::vector<cc::DriverInput> in(nb);
     if (nb == 0) return in;
-    spi.exec(kPersonLeads, {pg::p_int8_array(persons)}, true);
-    for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-        bool null_k, null_id, null_d;
-        size_t k = (size_t)fast_int(i, 0, &null_k, false) - 1;
-        int64_t lead_id = fast_int(i, 1, &null_id, true);
-        int64_t d = fast_int(i, 2, &null_d, false);
-        in[k].leads.push_back(
-            {lead_id, null_d ? std::nullopt : std::optional<cc::Day>((cc::Day)d)});
+    if (known) {
+        for (size_t k = 0; k < nb; k++) known->leads_of(persons[k], in[k].leads);
+    } else {
+        spi.exec(kPersonLeads, {pg::p_int8_array(persons)}, true);
+        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
+            bool null_k, null_id, null_d;
+            size_t k = (size_t)fast_int(i, 0, &null_k, false) - 1;
+            int64_t lead_id = fast_int(i, 1, &null_id, true);
+            int64_t d = fast_int(i, 2, &null_d, false);
+            in[k].leads.push_back(
+                {lead_id, null_d ? std::nullopt : std::optional<cc::Day>((cc::Day)d)});
+        }
+        free_result();
     }
-    free_result();
 
     // Trip range per driver: first lead_date .. last lead's window end.
     std::vector<std::optional<std::string>> trip_ids;

@@ -21,11 +21,25 @@ struct Context {
 };
 Context load_context(pg::Spi &spi, int32_t days_back);
 
+// Every lead of a set of persons, already read (a first run over all leads
+// reads them all anyway): sorted by person for look-ups.
+struct PersonLeads {
+    struct Row {
+        int64_t person;
+        cc::DriverLead lead;
+    };
+    std::vector<Row> rows;
+    void sort();  // after adding rows
+    void leads_of(int64_t person, std::vector<cc::DriverLead> &out) const;
+};
+
 // Every lead of each person (in scope or not) and each driver's trips from
 // its first lead_date to the end of its last lead's window: one query each
-// for the whole batch. ids[k] is the driver of persons[k].
+// for the whole batch (no lead query when `known` holds them). ids[k] is the
+// driver of persons[k].
 std::vector<cc::DriverInput> load_inputs(pg::Spi &spi, const std::vector<std::string> &ids,
-                                         const std::vector<int64_t> &persons, int32_t window_days);
+                                         const std::vector<int64_t> &persons, int32_t window_days,
+                                         const PersonLeads *known = nullptr);
 
 // The ledger rows of each driver into inputs[k].claims (one query).
 void load_claims(pg::Spi &spi, const std::vector<std::string> &ids,
