@@ -352,12 +352,26 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     }
 
     // 4. Recompute dirty drivers and drivers of fresh leads without a state.
+    // A fresh lead's read gave its driver's person already; only the dirty
+    // drivers' persons are looked up. In driver_id order: the trips and
+    // ledger reads below probe indexes led by driver_id.
     std::vector<std::optional<std::string>> todo;
     for (const auto &[id, mark] : dirty_drivers) todo.emplace_back(id);
+    std::vector<std::pair<std::string, int64_t>> known;
+    known.reserve(fresh_drivers.size());
     for (const auto &[id, person] : fresh_drivers)
-        if (!have_state.count(id) && !dirty_drivers.count(id)) todo.emplace_back(id);
+        if (!have_state.count(id) && !dirty_drivers.count(id)) known.emplace_back(id, person);
+    std::sort(known.begin(), known.end());
     std::vector<std::string> ids;
     std::vector<int64_t> persons;
+    ids.reserve(known.size() + todo.size());
+    persons.reserve(known.size() + todo.size());
+    for (auto &[id, person] : known) {
+        ids.push_back(std::move(id));
+        persons.push_back(person);
+    }
+    known = {};
+    const size_t looked_up = ids.size();  // the dirty drivers' rows follow
     if (!todo.empty()) {
         spi.exec(kDriverPersons, {pg::p_text_array(todo)}, true);
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
@@ -366,7 +380,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         }
         free_result();
     }
-    std::unordered_set<std::string> linked(ids.begin(), ids.end(), ids.size());
+    std::unordered_set<std::string> linked(ids.begin() + (long)looked_up, ids.end());
     std::vector<std::optional<std::string>> drop;  // states of drivers with no dated lead
     for (const auto &t : todo)
         if (!linked.count(*t)) drop.push_back(t);
