@@ -289,7 +289,8 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             if (!spi.is_null(i, 2)) l.person = spi.get_int8(i, 2);
             l.driver = spi.get_text(i, 3);
             if (!fresh_leads.insert(l.lead_id).second) continue;
-            if (!valid && l.person) all_leads.rows.push_back({*l.person, {l.lead_id, l.date}});
+            if (all_leads_known && l.person)
+                all_leads.rows.push_back({*l.person, {l.lead_id, l.date}});
             if (l.driver && l.date) fresh_drivers.emplace(*l.driver, l.person.value_or(0));
             if (cc::lead_condition(l.date.has_value(), l.person.has_value(), l.driver.has_value()))
                 if (!l.date || *l.date >= new_cover) invalid_store.push_back(l);
@@ -297,10 +298,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         }
         free_result();
     }
-    if (all_leads_known)
-        all_leads.sort();
-    else
-        all_leads.rows = {};
+    all_leads.sort();
     if (valid) {
         spi.exec(kCachedInvalid, {pg::p_int4(ctx.cutoff)}, true);
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
