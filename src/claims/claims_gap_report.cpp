@@ -3,10 +3,10 @@
 // for \copy ... CSV HEADER.
 #include "claims/claims_engine.hpp"
 #include "pg/args.hpp"
+#include "pg/datum.hpp"
 #include "pg/srf.hpp"
 
 extern "C" {
-#include "utils/builtins.h"
 #include "utils/date.h"
 }
 
@@ -14,10 +14,6 @@ namespace {
 
 namespace cc = ct4::core::claims;
 using namespace ct4::pg;
-
-Datum text_datum(const char *c) {
-    return guarded([&] { return CStringGetTextDatum(c); });
-}
 
 Datum claims_gap_report(FunctionCallInfo fcinfo) {
     int32_t days_back = arg_int4(fcinfo, 0, "days_back");
@@ -30,7 +26,7 @@ Datum claims_gap_report(FunctionCallInfo fcinfo) {
     auto d = ct4::claims::decide_scope(spi, {days_back, row_limit, true, false, false}, {});
     for (const auto &r : d.rows) {
         OutCol driver = out_null();
-        if (r.driver_ix >= 0) driver = {text_datum(d.drivers[(size_t)r.driver_ix].c_str()), false};
+        if (r.driver_ix >= 0) driver = {text_datum(d.drivers[(size_t)r.driver_ix]), false};
         OutCol date = r.lead_date ? OutCol{DateADTGetDatum(*r.lead_date), false} : out_null();
         OutCol ms =
             r.milestone_value ? OutCol{Int32GetDatum(*r.milestone_value), false} : out_null();

@@ -5,11 +5,8 @@
 #include "core/jsonb_writer.hpp"
 #include "jobs/job_run.hpp"
 #include "pg/args.hpp"
+#include "pg/datum.hpp"
 #include "pg/srf.hpp"
-
-extern "C" {
-#include "utils/builtins.h"
-}
 
 #include <algorithm>
 #include <climits>
@@ -114,11 +111,6 @@ std::string details_json(const ct4::claims::Decisions &d) {
         first = false;
     }
     return out + "},\"stale_claims_listed\":" + stale + "]}";
-}
-
-Datum text_datum(const std::string &s) {
-    const char *c = s.c_str();
-    return guarded([&] { return CStringGetTextDatum(c); });
 }
 
 Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {

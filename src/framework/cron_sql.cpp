@@ -2,11 +2,11 @@
 // ct4.cron_next, ct4.cron_interval, ct4.cron_local_to_utc.
 #include "core/cron.hpp"
 #include "pg/args.hpp"
+#include "pg/datum.hpp"
 #include "pg/guard.hpp"
 
 extern "C" {
 #include "datatype/timestamp.h"
-#include "utils/builtins.h"
 #include "utils/timestamp.h"
 }
 
@@ -80,8 +80,7 @@ Datum cron_local_to_utc_sql(FunctionCallInfo fcinfo) {
                              "Write the schedule so that it stays one cron line after the shift, "
                              "or schedule in timezone 'UTC'.");
     }
-    const char *s = out.c_str();
-    return ct4::pg::guarded([&] { return PointerGetDatum(cstring_to_text(s)); });
+    return ct4::pg::text_datum(out);
 }
 
 }  // namespace

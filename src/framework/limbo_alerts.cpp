@@ -9,6 +9,7 @@
 // metric > threshold. Parameters: $1 as_of, $2 the rule's threshold, $3 params.
 #include "jobs/job_run.hpp"
 #include "pg/args.hpp"
+#include "pg/datum.hpp"
 #include "pg/guard.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
@@ -29,6 +30,7 @@ extern "C" {
 namespace {
 
 using ct4::pg::Spi;
+using ct4::pg::text_datum;
 
 struct Evaluator {
     const char *needs_view;  // a SPEC 3 view the query reads, or nullptr
@@ -149,10 +151,6 @@ double num(const std::string &s) {
     return std::strtod(s.c_str(), nullptr);
 }
 
-Datum text_datum(const std::string &s) {
-    const char *c = s.c_str();
-    return ct4::pg::guarded([&] { return PointerGetDatum(cstring_to_text(c)); });
-}
 Datum numeric_datum(const std::string &s) {
     const char *c = s.c_str();
     return ct4::pg::guarded([&] {

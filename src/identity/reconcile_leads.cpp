@@ -12,12 +12,9 @@
 #include "identity/matcher.hpp"
 #include "jobs/job_run.hpp"
 #include "pg/args.hpp"
+#include "pg/datum.hpp"
 #include "pg/spi.hpp"
 #include "pg/srf.hpp"
-
-extern "C" {
-#include "utils/builtins.h"
-}
 
 #include <algorithm>
 #include <map>
@@ -572,7 +569,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
         run.finish(status, c.list());
         double ms = run.elapsed_ms();
         auto i4 = [](int64_t v) { return pg::OutCol{Int32GetDatum((int32_t)v), false}; };
-        Datum st = pg::guarded([&] { return PointerGetDatum(cstring_to_text(status)); });
+        Datum st = pg::text_datum(status);
         sink.put_row({{Int64GetDatum(run.run_id()), false},
                       {st, false},
                       i4(c.processed),

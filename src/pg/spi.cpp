@@ -1,4 +1,5 @@
 #include "pg/spi.hpp"
+#include "pg/datum.hpp"
 
 extern "C" {
 #include "access/htup_details.h"
@@ -33,10 +34,7 @@ Param p_date(int32_t d) {
 }
 
 Param p_text(const std::string &v) {
-    const char *s = v.c_str();
-    size_t n = v.size();
-    Datum d = guarded([&] { return PointerGetDatum(cstring_to_text_with_len(s, (int)n)); });
-    return {TEXTOID, d, false};
+    return {TEXTOID, text_datum(v), false};
 }
 
 Param p_text(const std::optional<std::string> &v) {

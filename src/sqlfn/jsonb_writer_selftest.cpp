@@ -6,6 +6,7 @@
 // jsonb[] parameter (p_jsonb_array) and check what SQL reads back.
 #include "core/jsonb_writer.hpp"
 #include "pg/spi.hpp"
+#include "pg/datum.hpp"
 #include "pg/srf.hpp"
 
 extern "C" {
@@ -182,12 +183,6 @@ Built array70(JsonbWriter &w) {
     w.end_array();
     b.json += "]";
     return b;
-}
-
-Datum text_datum(const std::string &s) {
-    const char *c = s.c_str();
-    size_t n = s.size();
-    return guarded([&] { return PointerGetDatum(cstring_to_text_with_len(c, (int)n)); });
 }
 
 bool same_varlena(Datum d, const std::string &bytes) {

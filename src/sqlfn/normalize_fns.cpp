@@ -4,6 +4,7 @@
 // row in bulk matching, so the text is read in place (no C-string copy).
 #include "core/normalize.hpp"
 #include "pg/guard.hpp"
+#include "pg/datum.hpp"
 
 extern "C" {
 #include "utils/builtins.h"
@@ -25,9 +26,7 @@ Datum text_result(FunctionCallInfo fcinfo, const std::optional<std::string> &v) 
         fcinfo->isnull = true;
         return (Datum)0;
     }
-    const char *p = v->data();
-    int len = (int)v->size();
-    return ct4::pg::guarded([&] { return PointerGetDatum(cstring_to_text_with_len(p, len)); });
+    return ct4::pg::text_datum(*v);
 }
 
 template <std::optional<std::string> (*Fn)(std::string_view)>

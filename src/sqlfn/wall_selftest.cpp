@@ -3,6 +3,7 @@
 // errors beneath C++ code, and reports how many of its RAII sentinels are
 // still alive (0 means every destructor ran).
 #include "pg/guard.hpp"
+#include "pg/datum.hpp"
 #include "pg/spi.hpp"
 
 extern "C" {
@@ -49,8 +50,7 @@ Datum wall_selftest(FunctionCallInfo fcinfo) {
         spi.exec("SELECT 1 / pg_catalog.int4($1)", {ct4::pg::p_int4(0)});
     }
     std::string result = mode == "live" ? std::to_string(live_sentinels - 1) : "ok";
-    const char *r = result.c_str();
-    return ct4::pg::guarded([&] { return PointerGetDatum(cstring_to_text(r)); });
+    return ct4::pg::text_datum(result);
 }
 
 }  // namespace
