@@ -101,6 +101,12 @@ BEGIN
     RETURN EXISTS (SELECT 1 FROM ops.claims_cache_meta);   -- a new snapshot: after the wait
 END $$;
 
+-- The other side of that lock, taken by a rebuilding claims run until it commits.
+CREATE FUNCTION ct4._claims_cache_lock_for_rebuild() RETURNS void
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pg_advisory_xact_lock(1129591873, hashtext('claims_cache'));
+$$;
+
 -- Trips changed: their drivers.
 CREATE FUNCTION ct4._claims_trips_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -290,6 +296,7 @@ CREATE TRIGGER milestones_claims_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNC
 REVOKE ALL ON FUNCTION ct4._claims_cache_invalidate() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_cache_reset() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_cache_active() FROM PUBLIC;
+REVOKE ALL ON FUNCTION ct4._claims_cache_lock_for_rebuild() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_mark_drivers(text[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_mark_leads(bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._claims_trips_changed() FROM PUBLIC;

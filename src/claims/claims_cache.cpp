@@ -186,9 +186,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         // Writers whose triggers saw no cache skipped their marks
         // (ct4._claims_cache_active): wait for them to commit, then read with
         // a snapshot that sees them; later writers wait for our commit.
-        spi.exec(
-            "SELECT pg_catalog.pg_advisory_xact_lock(1129591873, "
-            "pg_catalog.hashtext('claims_cache'))");
+        spi.exec("SELECT ct4._claims_cache_lock_for_rebuild()");
         spi.exec("SELECT ct4._claims_cache_reset()");
         after_writers.emplace();
     }
