@@ -31,7 +31,14 @@ constexpr uint32_t JB_FARRAY = 0x40000000;
 constexpr uint16_t NUMERIC_SHORT = 0x8000;
 constexpr uint16_t NUMERIC_SHORT_SIGN_MASK = 0x2000;
 constexpr uint16_t NUMERIC_SHORT_WEIGHT_MASK = 0x003F;
+constexpr uint16_t NUMERIC_SHORT_WEIGHT_SIGN_MASK = 0x0040;
+constexpr int NUMERIC_SHORT_DSCALE_SHIFT = 7;
+constexpr int NUMERIC_SHORT_DSCALE_MAX = 0x3F;
+constexpr int NUMERIC_SHORT_WEIGHT_MIN = -64, NUMERIC_SHORT_WEIGHT_MAX = 63;
+constexpr uint16_t NUMERIC_POS = 0x0000, NUMERIC_NEG = 0x4000;
+constexpr uint16_t NUMERIC_DSCALE_MASK = 0x3FFF;
 constexpr uint32_t NBASE = 10000;
+constexpr int DEC_DIGITS = 4;
 
 void put_u32(std::string &b, uint32_t v) {
     char raw[4];
@@ -101,26 +108,113 @@ void JsonbWriter::string(std::string_view s) {
     add_child(JENTRY_ISSTRING, off, false, raw);
 }
 
-// A numeric varlena as numeric.c's make_result builds it for an integer:
-// short format, 4-byte header, base-10000 digits most significant first
-// with trailing zero digits dropped, dscale 0; zero has no digits, weight 0.
+// A numeric varlena as numeric.c's make_result builds it: leading and
+// trailing zero base-10000 digits dropped (zero: no digits, weight 0,
+// positive), short format when dscale and weight fit it, else the long one.
+void JsonbWriter::put_numeric(bool negative, int weight, int dscale, const uint16_t *digits, int n,
+                              bool raw) {
+    while (n > 0 && digits[0] == 0) {
+        digits++;
+        weight--;
+        n--;
+    }
+    while (n > 0 && digits[n - 1] == 0) n--;
+    if (n == 0) {
+        weight = 0;
+        negative = false;
+    }
+    pad_to_int(buf_);
+    size_t off = buf_.size();
+    bool shortfmt = dscale <= NUMERIC_SHORT_DSCALE_MAX && weight >= NUMERIC_SHORT_WEIGHT_MIN &&
+                    weight <= NUMERIC_SHORT_WEIGHT_MAX;
+    if (shortfmt) {
+        put_u32(buf_, (uint32_t)(4 + 2 + 2 * n) << 2);
+        uint16_t header = (uint16_t)(NUMERIC_SHORT | (negative ? NUMERIC_SHORT_SIGN_MASK : 0) |
+                                     (dscale << NUMERIC_SHORT_DSCALE_SHIFT) |
+                                     (weight < 0 ? NUMERIC_SHORT_WEIGHT_SIGN_MASK : 0) |
+                                     (weight & NUMERIC_SHORT_WEIGHT_MASK));
+        buf_.append((const char *)&header, 2);
+    } else {
+        put_u32(buf_, (uint32_t)(4 + 4 + 2 * n) << 2);
+        uint16_t sign_dscale =
+            (uint16_t)((negative ? NUMERIC_NEG : NUMERIC_POS) | (dscale & NUMERIC_DSCALE_MASK));
+        int16_t w = (int16_t)weight;
+        buf_.append((const char *)&sign_dscale, 2);
+        buf_.append((const char *)&w, 2);
+    }
+    buf_.append((const char *)digits, 2 * (size_t)n);
+    add_child(JENTRY_ISNUMERIC, off, true, raw);
+}
+
+// An integer: dscale 0.
 void JsonbWriter::int64(int64_t v) {
     bool raw = begin_value(false);
     uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;  // also right for INT64_MIN
-    uint16_t digits[5];                                    // least significant first
+    uint16_t low_first[5];
     int n = 0;
-    for (; mag; mag /= NBASE) digits[n++] = (uint16_t)(mag % NBASE);
-    int weight = n ? n - 1 : 0;
-    int low = 0;
-    while (low < n && digits[low] == 0) low++;
-    uint16_t header = (uint16_t)(NUMERIC_SHORT | (v < 0 ? NUMERIC_SHORT_SIGN_MASK : 0) |
-                                 (weight & NUMERIC_SHORT_WEIGHT_MASK));
-    pad_to_int(buf_);
-    size_t off = buf_.size();
-    put_u32(buf_, (uint32_t)(4 + 2 + 2 * (n - low)) << 2);
-    buf_.append((const char *)&header, 2);
-    for (int i = n - 1; i >= low; i--) buf_.append((const char *)&digits[i], 2);
-    add_child(JENTRY_ISNUMERIC, off, true, raw);
+    for (; mag; mag /= NBASE) low_first[n++] = (uint16_t)(mag % NBASE);
+    uint16_t digits[5];
+    for (int i = 0; i < n; i++) digits[i] = low_first[n - 1 - i];
+    put_numeric(v < 0, n ? n - 1 : 0, 0, digits, n, raw);
+}
+
+// numeric.c's set_var_from_str: decimal digits with the weight of the first
+// one and the count after the point (dscale), the exponent moving both, then
+// regrouped into base-10000 digits aligned on the decimal point.
+void JsonbWriter::decimal(std::string_view text) {
+    auto bad = [&]() {
+        return std::invalid_argument("JsonbWriter: not a JSON number: \"" + std::string(text) +
+                                     "\"");
+    };
+    size_t i = 0, n = text.size();
+    bool negative = i < n && text[i] == '-';
+    if (negative) i++;
+    std::vector<uint8_t> dec(DEC_DIGITS, 0);  // leading padding for the alignment
+    int dweight = -1, dscale = 0;
+    size_t int_start = i;
+    while (i < n && text[i] >= '0' && text[i] <= '9') {
+        dec.push_back((uint8_t)(text[i++] - '0'));
+        dweight++;
+    }
+    size_t int_len = i - int_start;
+    if (int_len == 0 || (int_len > 1 && text[int_start] == '0')) throw bad();
+    if (i < n && text[i] == '.') {
+        i++;
+        size_t frac_start = i;
+        while (i < n && text[i] >= '0' && text[i] <= '9') {
+            dec.push_back((uint8_t)(text[i++] - '0'));
+            dscale++;
+        }
+        if (i == frac_start) throw bad();
+    }
+    if (i < n && (text[i] == 'e' || text[i] == 'E')) {
+        i++;
+        bool eneg = i < n && text[i] == '-';
+        if (i < n && (text[i] == '-' || text[i] == '+')) i++;
+        size_t exp_start = i;
+        long exp = 0;
+        while (i < n && text[i] >= '0' && text[i] <= '9') {
+            exp = exp * 10 + (text[i++] - '0');
+            if (exp > 1000) throw std::length_error("JsonbWriter: exponent too large");
+        }
+        if (i == exp_start) throw bad();
+        if (eneg) exp = -exp;
+        dweight += (int)exp;
+        dscale = std::max(0, dscale - (int)exp);
+    }
+    if (i != n) throw bad();
+    int ddigits = (int)dec.size() - DEC_DIGITS;
+    dec.resize(dec.size() + DEC_DIGITS - 1, 0);  // trailing padding
+    int weight = dweight >= 0 ? (dweight + 1 + DEC_DIGITS - 1) / DEC_DIGITS - 1
+                              : -((-dweight - 1) / DEC_DIGITS + 1);
+    int offset = (weight + 1) * DEC_DIGITS - (dweight + 1);
+    int ndigits = (ddigits + offset + DEC_DIGITS - 1) / DEC_DIGITS;
+    std::vector<uint16_t> digits((size_t)ndigits);
+    for (int k = 0, at = DEC_DIGITS - offset; k < ndigits; k++, at += DEC_DIGITS)
+        digits[(size_t)k] =
+            (uint16_t)(((dec[at] * 10 + dec[at + 1]) * 10 + dec[at + 2]) * 10 + dec[at + 3]);
+    bool raw = begin_value(false);
+    put_numeric(negative, weight, dscale, digits.data(), ndigits, raw);
 }
 
 void JsonbWriter::boolean(bool b) {

@@ -13,7 +13,8 @@
 // std::logic_error; duplicate keys and NUL bytes in strings throw
 // std::invalid_argument; documents over PostgreSQL's size limits throw
 // std::length_error. After a throw, call reset() before reusing the writer.
-// Strings must be valid UTF-8 (not checked). Numbers: 64-bit integers.
+// Strings must be valid UTF-8 (not checked). Numbers: 64-bit integers, or
+// any JSON number given as its text (decimal()), encoded as numeric_in does.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +39,10 @@ class JsonbWriter {
 
     void string(std::string_view s);
     void int64(int64_t v);
+    // A JSON number as text ("0.961111", "-2.50", "1e-05"): the numeric that
+    // numeric_in makes of it, display scale included. Anything that is not a
+    // JSON number throws std::invalid_argument.
+    void decimal(std::string_view text);
     void boolean(bool b);
     void null();
 
@@ -64,6 +69,8 @@ class JsonbWriter {
     };
 
     bool begin_value(bool container);
+    void put_numeric(bool negative, int weight, int dscale, const uint16_t *digits, int n,
+                     bool raw);
     void add_child(uint32_t type, size_t off, bool aligned, bool raw_scalar_root);
     void begin_container(bool object);
     void end_container(bool object, bool raw_scalar);

@@ -70,6 +70,19 @@ const Doc kDocs[] = {
          w.end_array();
      }},
     {"7", [](JsonbWriter &w) { w.int64(7); }},
+    // Decimals keep numeric_in's display scale; 1e-70 and 1e300 need the
+    // long numeric format (dscale > 63, weight > 63).
+    {"[0.961111,0.84,1,-2.50,1e-05,0.000001,123456.789,1E+3,100.0,0.0,-0,1e-70,1e300,"
+     "-12345678901234567890.5]",
+     [](JsonbWriter &w) {
+         w.begin_array();
+         for (const char *t :
+              {"0.961111", "0.84", "1", "-2.50", "1e-05", "0.000001", "123456.789", "1E+3", "100.0",
+               "0.0", "-0", "1e-70", "1e300", "-12345678901234567890.5"})
+             w.decimal(t);
+         w.end_array();
+     }},
+    {"0.5", [](JsonbWriter &w) { w.decimal("0.5"); }},
     {R"("hi")", [](JsonbWriter &w) { w.string("hi"); }},
     {"{}",
      [](JsonbWriter &w) {
