@@ -23,26 +23,10 @@ CREATE INDEX identity_links_person_idx ON canon.identity_links (person_key, sour
 CREATE UNIQUE INDEX identity_links_one_driver_per_person
     ON canon.identity_links (person_key) WHERE source_table = 'drivers';
 
--- Normalized match keys of every linked source row, so that candidate
--- look-ups are index scans (incremental: cost grows with rows in scope).
--- A derived index of identity_links, written only by the identity job in the
--- same transaction as its links and removed with them by ct4.unlink: one row
--- per (source row, key type). Kept lean for the job's bulk inserts (about
--- four rows per link): no 5-column text primary key and no foreign key
--- (each cost more than the row itself); the job ignores a key whose person
--- is gone, and emptying identity_links empties it (schema/100_identity.sql).
-CREATE TABLE canon.identity_keys (
-    person_key   bigint NOT NULL,
-    key_type     text   NOT NULL CHECK (key_type IN ('phone', 'license', 'plate', 'name')),
-    key_value    text   NOT NULL,
-    source_table text   NOT NULL,
-    source_pk    text   NOT NULL
-);
--- Candidates are searched by phone, license and plate only (a name scores,
--- it does not search): names stay out of the look-up index.
-CREATE INDEX identity_keys_value_idx ON canon.identity_keys (key_value, key_type)
-    WHERE key_type <> 'name';
-CREATE INDEX identity_keys_person_idx ON canon.identity_keys (person_key);
+-- The normalized match keys are not copied here: they are indexed where the
+-- data lives, by expression indexes on raw.module_ct_cabinet_leads and
+-- raw.drivers (schema/100_identity.sql), and a person's keys are those of the
+-- raw rows linked to it (SPEC 2.2 leaves the choice to the project).
 
 CREATE TABLE canon.identity_unmatched (
     source_table  text   NOT NULL,
@@ -76,7 +60,6 @@ SELECT r.run_id, r.job_name, r.status, r.source_tables, r.stats,
 SELECT pg_catalog.pg_extension_config_dump('canon.persons', '');
 SELECT pg_catalog.pg_extension_config_dump('canon.persons_person_key_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('canon.identity_links', '');
-SELECT pg_catalog.pg_extension_config_dump('canon.identity_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('canon.identity_unmatched', '');
 SELECT pg_catalog.pg_extension_config_dump('canon.identity_link_removals', '');
 SELECT pg_catalog.pg_extension_config_dump('canon.identity_link_removals_removal_id_seq', '');

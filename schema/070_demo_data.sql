@@ -159,7 +159,7 @@ BEGIN
         TRUNCATE raw.module_ct_cabinet_leads, raw.drivers, raw.summary_daily, raw.claim_payments;
         IF EXISTS (SELECT FROM canon.identity_links) OR EXISTS (SELECT FROM ops.cabinet_claims_14d) THEN
             RAISE NOTICE 'raw.* replaced; canon.* and ops.cabinet_claims_14d still hold rows derived from the old data'
-                USING HINT = 'TRUNCATE canon.persons, canon.identity_links, canon.identity_keys, canon.identity_unmatched, ops.cabinet_claims_14d RESTART IDENTITY CASCADE to start over.';
+                USING HINT = 'TRUNCATE canon.persons, canon.identity_links, canon.identity_unmatched, ops.cabinet_claims_14d RESTART IDENTITY CASCADE to start over.';
         END IF;
     ELSIF EXISTS (SELECT FROM raw.module_ct_cabinet_leads) OR EXISTS (SELECT FROM raw.drivers)
        OR EXISTS (SELECT FROM raw.summary_daily) OR EXISTS (SELECT FROM raw.claim_payments) THEN

@@ -1,13 +1,20 @@
 -- Identity job (SPEC 4.1, 4.2): ct4.reconcile_leads_pipeline, ct4.unlink and
 -- what makes the job incremental. See docs/identity.md.
 
--- Driver candidates are found by normalized key without scanning raw.drivers:
--- expression indexes on the SQL normalizers (schema/060_normalize.sql). left()
--- keeps a garbage 10 kB license from failing the user's insert (index entry
--- size); the job treats codes over 32 characters as invalid anyway.
+-- Candidates are found by normalized key without scanning the raw tables:
+-- expression indexes on the SQL normalizers (schema/060_normalize.sql), the
+-- same C++ code the job normalizes with. They are the only copy of the keys:
+-- ingestion maintains them with the rows, so the job writes no key of its
+-- own, and a person's keys are always those of its linked rows as they are
+-- now. left() keeps a garbage 10 kB license from failing the user's insert
+-- (index entry size); the job treats codes over 32 characters as invalid.
 CREATE INDEX drivers_norm_phone_idx ON raw.drivers (ct4.normalize_phone(phone));
 CREATE INDEX drivers_norm_license_idx ON raw.drivers (left(ct4.normalize_license(license_number), 64));
 CREATE INDEX drivers_norm_plate_idx ON raw.drivers (left(ct4.normalize_plate(plate), 64));
+CREATE INDEX leads_norm_phone_idx ON raw.module_ct_cabinet_leads (ct4.normalize_phone(phone));
+CREATE INDEX leads_norm_license_idx
+    ON raw.module_ct_cabinet_leads (left(ct4.normalize_license(license_number), 64));
+CREATE INDEX leads_norm_plate_idx ON raw.module_ct_cabinet_leads (left(ct4.normalize_plate(plate), 64));
 
 -- A counter that moves whenever something a pending lead's outcome depends on
 -- changes: raw.drivers, ct4.settings, the links (the job's own, ct4.unlink).
@@ -91,17 +98,6 @@ CREATE TRIGGER leads_identity_state_del AFTER DELETE ON raw.module_ct_cabinet_le
 CREATE TRIGGER leads_identity_state_trunc AFTER TRUNCATE ON raw.module_ct_cabinet_leads
     FOR EACH STATEMENT EXECUTE FUNCTION ct4._identity_leads_changed();
 
--- canon.identity_keys has no foreign key (schema/030_canon.sql): a TRUNCATE
--- of the links (also one cascaded from canon.persons) takes their keys along.
-CREATE FUNCTION ct4._identity_links_truncated() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-BEGIN
-    DELETE FROM canon.identity_keys;
-    RETURN NULL;
-END $$;
-CREATE TRIGGER identity_links_truncate_keys AFTER TRUNCATE ON canon.identity_links
-    FOR EACH STATEMENT EXECUTE FUNCTION ct4._identity_links_truncated();
-
 -- The TRIPS_NO_CLAIM leads of ops.v_cabinet_leads_limbo, for the job's
 -- limbo scope: the first max_rows in lead order among the leads dated before
 -- before_date (NULL: any date) that sort before (bound_date, bound_id) (NULL:
@@ -158,7 +154,7 @@ COMMENT ON FUNCTION ct4.reconcile_leads_pipeline(integer, integer, boolean, bool
     'Identity matching: links leads to persons and persons to drivers (SPEC 4.1)';
 
 -- The one audited way to undo a link (C0 rule 2). Waits for a running
--- identity job, removes the link and its keys, keeps the removed link and the
+-- identity job, removes the link, keeps the removed link and the
 -- reason in canon.identity_link_removals, and returns that removal row.
 CREATE FUNCTION ct4.unlink(source_table text, source_pk text, reason text)
 RETURNS canon.identity_link_removals
@@ -187,9 +183,6 @@ BEGIN
         RAISE EXCEPTION 'no identity link for %.%', unlink.source_table, unlink.source_pk
             USING ERRCODE = 'P0002';
     END IF;
-    DELETE FROM canon.identity_keys k
-     WHERE k.person_key = l.person_key
-       AND k.source_table = unlink.source_table AND k.source_pk = unlink.source_pk;
     INSERT INTO canon.identity_link_removals (source_table, source_pk, removed_link, reason)
     VALUES (unlink.source_table, unlink.source_pk, to_jsonb(l), unlink.reason)
     RETURNING * INTO r;
@@ -215,7 +208,6 @@ REVOKE ALL ON FUNCTION ct4.reconcile_leads_pipeline(integer, integer, boolean, b
 REVOKE ALL ON FUNCTION ct4.unlink(text, text, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_epoch_bump() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_leads_changed() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._identity_links_truncated() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_trips_no_claim(date, date, bigint, bigint) FROM PUBLIC;
 
 -- A cache like identity_lead_state: the triggers on raw.drivers and

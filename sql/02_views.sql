@@ -2,7 +2,7 @@
 -- one lead per limbo stage, the window edge (day 13 counts, day 14 does
 -- not), a driver with two leads, a NULL lead_date, paid and unpaid claims.
 TRUNCATE raw.module_ct_cabinet_leads, raw.drivers, raw.summary_daily, raw.claim_payments,
-         canon.persons, canon.identity_links, canon.identity_keys, canon.identity_unmatched,
+         canon.persons, canon.identity_links, canon.identity_unmatched,
          ops.cabinet_claims_14d, ct4.job_runs RESTART IDENTITY CASCADE;
 
 INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name) VALUES

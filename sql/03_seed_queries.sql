@@ -4,7 +4,7 @@
 -- whose output shows such dates runs verbatim inside CREATE TEMP TABLE ... AS
 -- and is then shown with dates as "days/weeks ago".
 TRUNCATE raw.module_ct_cabinet_leads, raw.drivers, raw.summary_daily, raw.claim_payments,
-         canon.persons, canon.identity_links, canon.identity_keys, canon.identity_unmatched,
+         canon.persons, canon.identity_links, canon.identity_unmatched,
          ops.cabinet_claims_14d, ct4.job_runs RESTART IDENTITY CASCADE;
 SELECT date_trunc('week', current_date)::date AS w0 \gset
 

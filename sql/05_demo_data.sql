@@ -1,6 +1,6 @@
 -- ct4.generate_demo_data: deterministic, every kind of mess present.
 TRUNCATE raw.module_ct_cabinet_leads, raw.drivers, raw.summary_daily, raw.claim_payments,
-         canon.persons, canon.identity_links, canon.identity_keys, canon.identity_unmatched,
+         canon.persons, canon.identity_links, canon.identity_unmatched,
          ops.cabinet_claims_14d, ct4.job_runs RESTART IDENTITY CASCADE;
 -- Arguments are checked.
 SELECT * FROM ct4.generate_demo_data(-1);

@@ -3,7 +3,7 @@
 -- 4xx new person, 5xx no candidates, 6xx invalid data, 7xx driver codes,
 -- 8xx two sign-ups of one person, 9xx NULL lead_date.
 TRUNCATE raw.module_ct_cabinet_leads, raw.drivers, canon.persons, canon.identity_links,
-         canon.identity_keys, canon.identity_unmatched, canon.identity_link_removals,
+         canon.identity_unmatched, canon.identity_link_removals,
          canon.identity_lead_state, ct4.job_runs RESTART IDENTITY CASCADE;
 -- Persons already known (as an earlier run would have left them).
 INSERT INTO canon.persons (person_key) VALUES (1), (2), (3), (4), (5), (6), (7);
@@ -16,27 +16,9 @@ INSERT INTO canon.identity_links VALUES
     ('module_ct_cabinet_leads', '5', 5, 'NEW_PERSON', NULL, '{}', now(), 0),
     ('module_ct_cabinet_leads', '6', 6, 'NEW_PERSON', NULL, '{}', now(), 0),
     ('module_ct_cabinet_leads', '7', 7, 'NEW_PERSON', NULL, '{}', now(), 0);
-INSERT INTO canon.identity_keys VALUES
-    (1, 'license', 'Q11111111', 'module_ct_cabinet_leads', '1'),
-    (1, 'phone', '51911111111', 'module_ct_cabinet_leads', '1'),
-    (1, 'name', 'garcia maria', 'module_ct_cabinet_leads', '1'),
-    -- persons 2 and 3 share a license: a lead with it and nothing else ties
-    (2, 'license', 'Q22222222', 'module_ct_cabinet_leads', '2'),
-    (2, 'name', 'juan soto', 'module_ct_cabinet_leads', '2'),
-    (3, 'license', 'Q22222222', 'module_ct_cabinet_leads', '3'),
-    (3, 'name', 'ana rojas', 'module_ct_cabinet_leads', '3'),
-    -- person 4: a phone shared with a lead whose name differs (2 < 3)
-    (4, 'phone', '51944444444', 'module_ct_cabinet_leads', '4'),
-    (4, 'name', 'pedro diaz', 'module_ct_cabinet_leads', '4'),
-    -- persons 5, 6, 7 have no driver yet (driver step cases)
-    (5, 'license', 'Q55555555', 'module_ct_cabinet_leads', '5'),
-    (5, 'name', 'luis vega', 'module_ct_cabinet_leads', '5'),
-    (6, 'phone', '51966666666', 'module_ct_cabinet_leads', '6'),
-    (6, 'name', 'rosa leon', 'module_ct_cabinet_leads', '6'),
-    (7, 'license', 'Q77777777', 'module_ct_cabinet_leads', '7'),
-    (7, 'name', 'eva cruz', 'module_ct_cabinet_leads', '7');
 -- Drivers: D-DUP-1/2 tie for person 5, D-WEAK shares only a phone with
--- person 6, D-TAKEN is the best driver of person 7 but belongs to person 1.
+-- person 6, D-TAKEN is the best driver of person 7 but belongs to person 1
+-- (lead 703 links to person 7 by phone, not to person 1 by D-TAKEN's license).
 INSERT INTO raw.drivers (driver_id, full_name, phone, license_number, plate) VALUES
     ('D-DUP-1', 'Luis Vega', '900000001', 'Q-5555 5555', NULL),
     ('D-DUP-2', 'Luis Vega', '900000002', 'q55555555', NULL),
@@ -59,15 +41,24 @@ INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name, phone, l
     (602, current_date, '😀😀😀', repeat('-', 10000), repeat('x', 10000), '   -- ..  '),
     (701, current_date, 'Luis Vega', NULL, 'Q55555555', NULL),
     (702, current_date, 'Rosa León', '966666666', NULL, NULL),
-    (703, current_date, 'Eva Cruz', NULL, 'Q77777777', NULL),
+    (703, current_date, 'Eva Cruz', '970 707 070', NULL, NULL),
     (801, current_date, 'Tomás Ortiz', '988 000 111', NULL, NULL),
     (802, current_date, 'Ortiz Tomas', '+51988000111', 'T-8080 8080', NULL),
     (901, NULL, 'Nadia Paz', '999 000 222', NULL, NULL);
 -- Leads 1..7 belong to the persons above, were linked long ago, and are not
--- in this run's scope (their stage is DONE or outside days_back).
-INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date) VALUES
-    (1, '2000-01-01'), (2, '2000-01-01'), (3, '2000-01-01'), (4, '2000-01-01'),
-    (5, '2000-01-01'), (6, '2000-01-01'), (7, '2000-01-01');
+-- in this run's scope (their stage is DONE or outside days_back). A person's
+-- keys are those of its linked rows (and of its driver, for person 1).
+INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name, phone, license_number) VALUES
+    (1, '2000-01-01', 'Maria Garcia', '911111111', 'Q11111111'),
+    -- persons 2 and 3 share a license: a lead with it and nothing else ties
+    (2, '2000-01-01', 'Juan Soto', NULL, 'Q22222222'),
+    (3, '2000-01-01', 'Ana Rojas', NULL, 'Q22222222'),
+    -- person 4: a phone shared with a lead whose name differs (2 < 3)
+    (4, '2000-01-01', 'Pedro Diaz', '944444444', NULL),
+    -- persons 5, 6, 7 have no driver yet (driver step cases)
+    (5, '2000-01-01', 'Luis Vega', NULL, 'Q55555555'),
+    (6, '2000-01-01', 'Rosa Leon', '966666666', NULL),
+    (7, '2000-01-01', 'Eva Cruz', '970707070', 'Q77777777');
 UPDATE canon.identity_lead_state SET stage = 'DONE' WHERE lead_id < 100;
 
 SELECT status, processed, newly_linked, newly_driver_mapped, still_no_candidates, conflicts, errors
@@ -83,9 +74,20 @@ SELECT source_pk, reason_code, details
 -- The second sign-up of one person (801, 802) ended on one person.
 SELECT count(DISTINCT person_key) AS persons_of_801_802
   FROM canon.identity_links WHERE source_pk IN ('801', '802');
--- Keys were stored for every row linked in this run.
-SELECT source_table, source_pk, key_type, key_value
-  FROM canon.identity_keys WHERE source_pk IN ('401', 'D-NEW', '901') ORDER BY 1, 2, 3;
+-- A person's keys are those of the rows linked to it, normalized as the
+-- expression indexes on the raw tables have them (no copy in canon): the
+-- person of lead 401 got D-NEW's plate with its driver.
+SELECT il.source_table, il.source_pk,
+       ct4.normalize_phone(coalesce(l.phone, d.phone)) AS phone,
+       ct4.normalize_license(coalesce(l.license_number, d.license_number)) AS license,
+       ct4.normalize_plate(coalesce(l.plate, d.plate)) AS plate,
+       ct4.normalize_name(coalesce(l.full_name, d.full_name)) AS name
+  FROM canon.identity_links il
+  JOIN canon.identity_links x ON x.person_key = il.person_key AND x.source_pk = '401'
+  LEFT JOIN raw.module_ct_cabinet_leads l
+    ON il.source_table = 'module_ct_cabinet_leads' AND l.lead_id::text = il.source_pk
+  LEFT JOIN raw.drivers d ON il.source_table = 'drivers' AND d.driver_id = il.source_pk
+ ORDER BY 1, 2;
 -- The run record (canon.ingestion_runs).
 SELECT job_name, status, source_tables, stats - 'duration_ms' AS stats
   FROM canon.ingestion_runs ORDER BY run_id;

@@ -27,8 +27,6 @@ INSERT INTO canon.persons (created_by_run) VALUES (7);
 INSERT INTO canon.identity_links (source_table, source_pk, person_key, match_rule, match_score, evidence, linked_at, run_id)
 SELECT 'module_ct_cabinet_leads', 'dump-test', max(person_key), 'LICENSE+PHONE', 6, '{"phone": "equal"}', now(), 7
   FROM canon.persons;
-INSERT INTO canon.identity_keys (person_key, key_type, key_value, source_table, source_pk)
-SELECT max(person_key), 'phone', '51987654321', 'module_ct_cabinet_leads', 'dump-test' FROM canon.persons;
 INSERT INTO canon.identity_unmatched (source_table, source_pk, reason_code, details, snapshot_date, run_id)
 VALUES ('module_ct_cabinet_leads', '1', 'AMBIGUOUS', '{"candidates": [1, 2]}', current_date, 7);
 INSERT INTO canon.identity_link_removals (source_table, source_pk, removed_link, reason)

@@ -1,34 +1,49 @@
 #include "identity/evidence.hpp"
 
-#include "jobs/job_run.hpp"
-
 #include <cstdio>
 
 namespace ct4::identity {
 
-using jobs::json_string;
-
 namespace {
+
+using core::JsonbWriter;
 
 // Candidates listed in details; the total is given too.
 constexpr size_t kMaxListed = 10;
 // Unparsable raw text is quoted up to this many bytes (whole UTF-8 characters).
 constexpr size_t kMaxQuoted = 40;
 
-std::string num(double v) {
+// Scores, thresholds and similarities as their shortest text ("%.6g"), the
+// number jsonb_in would have stored for that text.
+void num(JsonbWriter &w, const char *key, double v) {
     char buf[32];
     snprintf(buf, sizeof buf, "%.6g", v);
-    return buf;
+    w.key(key);
+    w.decimal(buf);
 }
 
-std::string opt(const std::optional<std::string> &v) {
-    return v ? json_string(*v) : "null";
+void int_field(JsonbWriter &w, const char *key, int64_t v) {
+    w.key(key);
+    w.int64(v);
 }
 
-std::string quote_prefix(const std::string &s) {
+void str_field(JsonbWriter &w, const char *key, std::string_view v) {
+    w.key(key);
+    w.string(v);
+}
+
+void opt_field(JsonbWriter &w, const char *key, const std::optional<std::string> &v) {
+    w.key(key);
+    if (v)
+        w.string(*v);
+    else
+        w.null();
+}
+
+std::string_view quote_prefix(const std::string &s) {
     size_t n = std::min(s.size(), kMaxQuoted);
     while (n < s.size() && n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) --n;
-    return json_string(s.substr(0, n));
+    return std::string_view(s).substr(0, n);
 }
 
 // How one key type compared: equal, different, or missing on a side.
@@ -38,101 +53,131 @@ const char *outcome(const std::optional<std::string> &mine, bool theirs, bool eq
     return "different";
 }
 
-std::string compared_json(const core::Keys &row, const KeyPresence &cand, const core::Score &s) {
-    return std::string("{\"license\":\"") + outcome(row.license, cand.license, s.license) +
-           "\",\"phone\":\"" + outcome(row.phone, cand.phone, s.phone) + "\",\"plate\":\"" +
-           outcome(row.plate, cand.plate, s.plate) +
-           "\",\"name\":{\"similarity\":" + num(s.name_similarity) +
-           ",\"agreed\":" + (s.name ? "true" : "false") + "}}";
+void keys(JsonbWriter &w, const char *key, const core::Keys &k) {
+    w.key(key);
+    w.begin_object();
+    opt_field(w, "phone", k.phone);
+    opt_field(w, "license", k.license);
+    opt_field(w, "plate", k.plate);
+    opt_field(w, "name", k.name);
+    w.end_object();
 }
 
-std::string candidate_json(int64_t person_key, const core::Score &s) {
-    return "{\"person_key\":" + std::to_string(person_key) + ",\"score\":" + num(s.total) +
-           ",\"rule\":" + json_string(core::match_rule(s)) +
-           ",\"name_similarity\":" + num(s.name_similarity) + "}";
+void compared(JsonbWriter &w, const core::Keys &row, const KeyPresence &cand,
+              const core::Score &s) {
+    w.key("compared");
+    w.begin_object();
+    str_field(w, "license", outcome(row.license, cand.license, s.license));
+    str_field(w, "phone", outcome(row.phone, cand.phone, s.phone));
+    str_field(w, "plate", outcome(row.plate, cand.plate, s.plate));
+    w.key("name");
+    w.begin_object();
+    num(w, "similarity", s.name_similarity);
+    w.key("agreed");
+    w.boolean(s.name);
+    w.end_object();
+    w.end_object();
 }
 
-std::string missing_json(const core::Keys &k) {
-    std::string out = "[";
+void candidate(JsonbWriter &w, int64_t person_key, const core::Score &s) {
+    w.begin_object();
+    int_field(w, "person_key", person_key);
+    num(w, "score", s.total);
+    str_field(w, "rule", core::match_rule(s));
+    num(w, "name_similarity", s.name_similarity);
+    w.end_object();
+}
+
+void missing(JsonbWriter &w, const core::Keys &k) {
+    w.key("missing");
+    w.begin_array();
     const std::optional<std::string> *vals[4] = {&k.phone, &k.license, &k.plate, &k.name};
-    bool first = true;
-    for (int t = 0; t < 4; t++) {
-        if (*vals[t]) continue;
-        if (!first) out += ",";
-        out += json_string(kKeyTypeNames[t]);
-        first = false;
-    }
-    return out + "]";
+    for (int t = 0; t < 4; t++)
+        if (!*vals[t]) w.string(kKeyTypeNames[t]);
+    w.end_array();
 }
 
 }  // namespace
 
-std::string keys_json(const core::Keys &k) {
-    return "{\"phone\":" + opt(k.phone) + ",\"license\":" + opt(k.license) +
-           ",\"plate\":" + opt(k.plate) + ",\"name\":" + opt(k.name) + "}";
-}
-
-std::string lead_link_evidence(const Matcher &m, const Lead &l, const PersonKeyOf &real) {
-    std::string th = num(m.settings().link_threshold);
-    if (l.new_person)
-        return "{\"keys\":" + keys_json(l.keys) +
-               ",\"candidates\":0,\"reason\":\"no person shares phone, license or plate\"}";
+void lead_link_evidence(JsonbWriter &w, const Matcher &m, const Lead &l, const PersonKeyOf &real) {
+    w.reset();
+    w.begin_object();
+    keys(w, "keys", l.keys);
+    if (l.new_person) {
+        int_field(w, "candidates", 0);
+        str_field(w, "reason", "no person shares phone, license or plate");
+        w.end_object();
+        return;
+    }
     const core::Scored &best = l.ranked[0];
-    std::string out = "{\"keys\":" + keys_json(l.keys) +
-                      ",\"person_key\":" + std::to_string(real(best.index)) +
-                      ",\"score\":" + num(best.score.total) + ",\"threshold\":" + th +
-                      ",\"compared\":" + compared_json(l.keys, l.linked_keys, best.score) +
-                      ",\"candidates\":" + std::to_string(l.ranked.size());
-    if (l.ranked.size() > 1)
-        out += ",\"runner_up\":" + candidate_json(real(l.ranked[1].index), l.ranked[1].score);
-    return out + "}";
+    int_field(w, "person_key", real(best.index));
+    num(w, "score", best.score.total);
+    num(w, "threshold", m.settings().link_threshold);
+    compared(w, l.keys, l.linked_keys, best.score);
+    int_field(w, "candidates", (int64_t)l.ranked.size());
+    if (l.ranked.size() > 1) {
+        w.key("runner_up");
+        candidate(w, real(l.ranked[1].index), l.ranked[1].score);
+    }
+    w.end_object();
 }
 
-std::string driver_link_evidence(const Matcher &m, int64_t person, const DriverResult &r,
-                                 const PersonKeyOf &real) {
+void driver_link_evidence(JsonbWriter &w, const Matcher &m, int64_t person, const DriverResult &r,
+                          const PersonKeyOf &real) {
     const core::Scored &best = r.ranked[0];
     const Driver &d = m.drivers[(size_t)best.index];
-    std::string out = "{\"driver_keys\":" + keys_json(d.keys) +
-                      ",\"person_key\":" + std::to_string(real(person)) +
-                      ",\"score\":" + num(best.score.total) +
-                      ",\"threshold\":" + num(m.settings().link_threshold) +
-                      ",\"compared\":" + compared_json(d.keys, r.person_keys, best.score) +
-                      ",\"candidates\":" + std::to_string(r.ranked.size());
+    w.reset();
+    w.begin_object();
+    keys(w, "driver_keys", d.keys);
+    int_field(w, "person_key", real(person));
+    num(w, "score", best.score.total);
+    num(w, "threshold", m.settings().link_threshold);
+    compared(w, d.keys, r.person_keys, best.score);
+    int_field(w, "candidates", (int64_t)r.ranked.size());
     if (r.ranked.size() > 1) {
         const auto &ru = r.ranked[1];
-        out += ",\"runner_up\":{\"driver_id\":" + json_string(m.drivers[(size_t)ru.index].id) +
-               ",\"score\":" + num(ru.score.total) + "}";
+        w.key("runner_up");
+        w.begin_object();
+        str_field(w, "driver_id", m.drivers[(size_t)ru.index].id);
+        num(w, "score", ru.score.total);
+        w.end_object();
     }
-    return out + "}";
+    w.end_object();
 }
 
-std::string lead_unmatched_details(const Matcher &m, const Lead &l, const PersonKeyOf &real) {
-    std::string out = "{\"keys\":" + keys_json(l.keys);
+void lead_unmatched_details(JsonbWriter &w, const Matcher &m, const Lead &l,
+                            const PersonKeyOf &real) {
+    w.reset();
+    w.begin_object();
+    keys(w, "keys", l.keys);
     switch (l.decision) {
         case core::Decision::Ambiguous:
         case core::Decision::WeakMatch: {
-            out += ",\"threshold\":" + num(m.settings().link_threshold) + ",\"candidates\":[";
-            for (size_t i = 0; i < l.ranked.size() && i < kMaxListed; i++) {
-                if (i) out += ",";
-                out += candidate_json(real(l.ranked[i].index), l.ranked[i].score);
-            }
-            out += "],\"candidates_total\":" + std::to_string(l.ranked.size());
+            num(w, "threshold", m.settings().link_threshold);
+            w.key("candidates");
+            w.begin_array();
+            for (size_t i = 0; i < l.ranked.size() && i < kMaxListed; i++)
+                candidate(w, real(l.ranked[i].index), l.ranked[i].score);
+            w.end_array();
+            int_field(w, "candidates_total", (int64_t)l.ranked.size());
             break;
         }
         case core::Decision::InvalidData: {
-            out += ",\"unparsable\":{";
-            bool first = true;
+            w.key("unparsable");
+            w.begin_object();
             for (const auto &f : core::unparsable_fields(l.raw, l.keys)) {
                 const std::optional<std::string> &v = f == "phone"     ? l.raw.phone
                                                       : f == "license" ? l.raw.license
                                                       : f == "plate"   ? l.raw.plate
                                                                        : l.raw.full_name;
-                if (!first) out += ",";
-                first = false;
-                out += json_string(f) + ":{\"text\":" + quote_prefix(*v) +
-                       ",\"bytes\":" + std::to_string(v->size()) + "}";
+                w.key(f);
+                w.begin_object();
+                str_field(w, "text", quote_prefix(*v));
+                int_field(w, "bytes", (int64_t)v->size());
+                w.end_object();
             }
-            out += "},\"missing\":" + missing_json(l.keys);
+            w.end_object();
+            missing(w, l.keys);
             break;
         }
         default: {
@@ -140,26 +185,37 @@ std::string lead_unmatched_details(const Matcher &m, const Lead &l, const Person
                               : !(l.keys.phone || l.keys.license)
                                   ? "no valid phone or license to create a person from"
                                   : "no name to create a person from";
-            out += ",\"missing\":" + missing_json(l.keys) + ",\"reason\":" + json_string(why);
+            missing(w, l.keys);
+            str_field(w, "reason", why);
         }
     }
-    return out + "}";
+    w.end_object();
 }
 
-std::string driver_unmatched_details(const Matcher &m, int64_t person, const DriverResult &r,
-                                     const PersonKeyOf &real) {
-    std::string out = "{\"person_key\":" + std::to_string(real(person)) +
-                      ",\"threshold\":" + num(m.settings().link_threshold) + ",\"candidates\":[";
+void driver_unmatched_details(JsonbWriter &w, const Matcher &m, int64_t person,
+                              const DriverResult &r, const PersonKeyOf &real) {
+    w.reset();
+    w.begin_object();
+    int_field(w, "person_key", real(person));
+    num(w, "threshold", m.settings().link_threshold);
+    w.key("candidates");
+    w.begin_array();
     for (size_t i = 0; i < r.ranked.size() && i < kMaxListed; i++) {
         const Driver &d = m.drivers[(size_t)r.ranked[i].index];
-        if (i) out += ",";
-        out += "{\"driver_id\":" + json_string(d.id) +
-               ",\"score\":" + num(r.ranked[i].score.total) +
-               ",\"rule\":" + json_string(core::match_rule(r.ranked[i].score)) +
-               ",\"linked_person_key\":" +
-               (d.linked_person ? std::to_string(real(d.linked_person)) : "null") + "}";
+        w.begin_object();
+        str_field(w, "driver_id", d.id);
+        num(w, "score", r.ranked[i].score.total);
+        str_field(w, "rule", core::match_rule(r.ranked[i].score));
+        w.key("linked_person_key");
+        if (d.linked_person)
+            w.int64(real(d.linked_person));
+        else
+            w.null();
+        w.end_object();
     }
-    return out + "],\"candidates_total\":" + std::to_string(r.ranked.size()) + "}";
+    w.end_array();
+    int_field(w, "candidates_total", (int64_t)r.ranked.size());
+    w.end_object();
 }
 
 }  // namespace ct4::identity

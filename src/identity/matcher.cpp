@@ -52,17 +52,18 @@ bool Matcher::add_person_key(Person &p, int64_t person, int type, const std::str
     return true;
 }
 
-void Matcher::add_stored_key(int64_t person, int type, const std::string &value) {
-    add_person_key(persons[person], person, type, value);
+void Matcher::add_stored_keys(int64_t person, const core::Keys &k) {
+    Person &p = persons[person];
+    const std::optional<std::string> *vals[4] = {&k.phone, &k.license, &k.plate, &k.name};
+    for (int t = 0; t < 4; t++)
+        if (*vals[t]) add_person_key(p, person, t, **vals[t]);
 }
 
-void Matcher::add_run_keys(int64_t person, const core::Keys &k, const char *source_table,
-                           const std::string &source_pk) {
+void Matcher::add_run_keys(int64_t person, const core::Keys &k) {
     Person &p = persons[person];
     const std::optional<std::string> *vals[4] = {&k.phone, &k.license, &k.plate, &k.name};
     for (int t = 0; t < 4; t++) {
         if (!*vals[t]) continue;
-        new_keys.push_back({person, t, **vals[t], source_table, source_pk});
         if (add_person_key(p, person, t, **vals[t])) {
             ++version_;
             p.version = version_;
@@ -87,16 +88,15 @@ void Matcher::eval_identity(Lead &l) {
     for (int64_t p : identity_candidates(l.keys))
         l.ranked.push_back({p, core::score_candidate(l.keys, persons.at(p).keys, settings_)});
     l.decision = core::decide_identity(l.raw, l.keys, l.ranked, settings_);
-    const std::string pk = std::to_string(l.id);
     if (l.decision == Decision::Link) {
         l.person = l.ranked[0].index;
         l.linked_now = true;
         l.linked_keys = presence_of(persons.at(l.person).keys);
-        add_run_keys(l.person, l.keys, "module_ct_cabinet_leads", pk);
+        add_run_keys(l.person, l.keys);
     } else if (l.decision == Decision::NewPerson) {
         l.person = kTempPersonBase + ++new_person_count;
         l.linked_now = l.new_person = true;
-        add_run_keys(l.person, l.keys, "module_ct_cabinet_leads", pk);
+        add_run_keys(l.person, l.keys);
     }
     l.eval_version = version_;
 }
@@ -128,7 +128,6 @@ void Matcher::reserve(size_t n) {
     persons.reserve(n);
     driver_results.reserve(n);
     keys_.reserve(3 * n);
-    new_keys.reserve(6 * n);  // a lead's keys and its driver's
     driver_ids_.reserve(n);
     drivers.reserve(n);
 }
@@ -138,6 +137,17 @@ void Matcher::add_driver(Driver d) {
     size_t i = drivers.size();
     for (const auto &kid : search_key_ids(d.keys)) keys_[kid].drivers.push_back(i);
     drivers.push_back(std::move(d));
+}
+
+void Matcher::persons_of_drivers(const core::Keys &k, std::vector<int64_t> &out) const {
+    for (const auto &kid : search_key_ids(k)) {
+        const KeyEntry *e = find_key(kid);
+        if (!e) continue;
+        for (size_t i : e->drivers) {
+            int64_t p = drivers[i].linked_person;
+            if (p && !is_temp_person(p) && !loaded_persons.count(p)) out.push_back(p);
+        }
+    }
 }
 
 bool Matcher::driver_step_due(int64_t person) const {
@@ -183,7 +193,7 @@ void Matcher::eval_driver(int64_t person) {
             r.person_keys = presence_of(p.keys);
             r.linked_now = true;
             new_driver_links.push_back(person);
-            add_run_keys(person, d.keys, "drivers", d.id);
+            add_run_keys(person, d.keys);
         }
     }
     r.checked_version = persons.at(person).version;

@@ -1,5 +1,6 @@
 // The in-memory side of one identity run: leads in work, the persons and
-// drivers loaded for them, the run's own new keys, and the decisions. The
+// drivers loaded for them (with the keys of their rows and the run's own
+// links), and the decisions. The
 // PostgreSQL I/O (batched look-ups, batched writes) is in reconcile_leads.cpp;
 // this file calls no SQL, so everything a decision needs is explicit here.
 #pragma once
@@ -43,14 +44,6 @@ struct Person {
     int64_t version = 0;  // last change of its keys in this run (0: none)
 };
 
-struct NewKey {
-    int64_t person;
-    int type;
-    std::string value;
-    const char *source_table;  // a string literal
-    std::string source_pk;
-};
-
 struct Lead {
     int64_t id = 0;
     size_t order = 0;                 // position in the run's scope
@@ -92,12 +85,11 @@ class Matcher {
     std::unordered_set<int64_t> loaded_persons;  // stored persons whose keys are all loaded
     std::vector<Driver> drivers;
     std::unordered_map<int64_t, DriverResult> driver_results;
-    std::vector<NewKey> new_keys;
     std::vector<int64_t> new_driver_links;  // persons whose driver was linked in this run
     int64_t new_person_count = 0;
 
-    // Identity side: ingest a stored key of a stored person.
-    void add_stored_key(int64_t person, int type, const std::string &value);
+    // Identity side: ingest the normalized keys of a row linked to a stored person.
+    void add_stored_keys(int64_t person, const core::Keys &k);
     bool identity_key_queried(const std::string &kid) const {
         const KeyEntry *e = find_key(kid);
         return e && e->queried;
@@ -106,6 +98,9 @@ class Matcher {
 
     // Driver side.
     void add_driver(Driver d);
+    // Stored persons not loaded yet whose linked driver (loaded) shares a
+    // search key with `k`: identity candidates found through raw.drivers.
+    void persons_of_drivers(const core::Keys &k, std::vector<int64_t> &out) const;
     bool driver_key_queried(const std::string &kid) const {
         const KeyEntry *e = find_key(kid);
         return e && e->driver_queried;
@@ -128,8 +123,7 @@ class Matcher {
     void reserve(size_t leads);
 
   private:
-    void add_run_keys(int64_t person, const core::Keys &k, const char *source_table,
-                      const std::string &source_pk);
+    void add_run_keys(int64_t person, const core::Keys &k);
     bool add_person_key(Person &p, int64_t person, int type, const std::string &value);
     std::vector<int64_t> identity_candidates(const core::Keys &k) const;
 

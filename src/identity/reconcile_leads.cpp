@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <map>
 #include <unordered_map>
+#include <unordered_set>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -387,83 +388,92 @@ void load_skipped(Spi &spi, Matcher &m, Skipped &sk) {
     }
 }
 
-int key_type_of(const std::string &t) {
-    for (int i = 0; i < 4; i++)
-        if (t == kKeyTypeNames[i]) return i;
-    return -1;
-}
+// Not yet queried search keys, by type: the = ANY arrays of a key look-up.
+struct KeyLists {
+    std::vector<OptStr> values[3];  // phone, license, plate
+    bool empty() const { return values[0].empty() && values[1].empty() && values[2].empty(); }
+    // Sorted: an index scan sorts each = ANY array, presorted input is cheap.
+    void sort() {
+        for (auto &v : values) std::sort(v.begin(), v.end());
+    }
+};
 
-// One query: every stored person sharing a search key of `leads` (with all
-// its keys), plus the persons in `person_keys`.
+// The search-key expressions of the expression indexes in
+// schema/100_identity.sql (on raw leads as l, on raw.drivers as d).
+#define CT4_KEYS_MATCH(t)                              \
+    "(ct4.normalize_phone(" t                          \
+    ".phone) = ANY($1)"                                \
+    " OR pg_catalog.\"left\"(ct4.normalize_license(" t \
+    ".license_number), 64) = ANY($2)"                  \
+    " OR pg_catalog.\"left\"(ct4.normalize_plate(" t ".plate), 64) = ANY($3))"
+
+// One query: every stored person linked to a raw lead that shares a not yet
+// queried search key of `leads`, plus the persons in `person_keys`, each with
+// the raw fields of every row linked to it (its keys are those rows' keys).
 void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
                   const std::vector<int64_t> &person_keys) {
-    std::vector<OptStr> types, values;
+    KeyLists q;
     for (Lead *l : leads) {
-        for (const auto &kid : search_key_ids(l->keys)) {
+        const std::optional<std::string> *vals[3] = {&l->keys.phone, &l->keys.license,
+                                                     &l->keys.plate};
+        for (int t = 0; t < 3; t++) {
+            if (!*vals[t]) continue;
+            auto kid = key_id(t, **vals[t]);
             if (m.identity_key_queried(kid)) continue;
             m.mark_identity_queried(kid);
-            types.emplace_back(kKeyTypeNames[kid[0] - '0']);
-            values.emplace_back(kid.substr(1));
+            q.values[t].emplace_back(**vals[t]);
         }
     }
     std::vector<int64_t> wanted;
     for (int64_t p : person_keys)
-        if (!is_temp_person(p)) wanted.push_back(p);
-    if (types.empty() && wanted.empty()) return;
-    // identity_keys has no foreign key: a key of a person that is gone is ignored.
+        if (!is_temp_person(p) && !m.loaded_persons.count(p)) wanted.push_back(p);
+    std::sort(wanted.begin(), wanted.end());
+    wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
+    if (q.empty() && wanted.empty()) return;
+    q.sort();
     spi.exec(
-        "WITH q AS (SELECT * FROM unnest($1::text[], $2::text[]) AS q(t, v)),"
-        " p AS (SELECT k.person_key FROM q JOIN canon.identity_keys k"
-        "         ON k.key_value = q.v AND k.key_type = q.t AND k.key_type <> 'name'"
-        "       UNION SELECT unnest($3::bigint[]))"
-        " SELECT p.person_key, k.key_type, k.key_value,"
-        "        EXISTS (SELECT 1 FROM canon.identity_links d WHERE d.source_table = 'drivers'"
-        "                   AND d.person_key = p.person_key)"
-        "   FROM p JOIN canon.persons cp ON cp.person_key = p.person_key"
-        "   LEFT JOIN canon.identity_keys k ON k.person_key = p.person_key",
-        {pg::p_text_array(types), pg::p_text_array(values), pg::p_int8_array(wanted)}, true);
+        "WITH p AS ("
+        "  SELECT li.person_key FROM raw.module_ct_cabinet_leads l"
+        "    JOIN canon.identity_links li"
+        "      ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = l.lead_id::text"
+        "   WHERE " CT4_KEYS_MATCH("l") " UNION SELECT unnest($4::bigint[]))"
+        " SELECT il.person_key, il.source_table = 'drivers',"
+        "        coalesce(l.full_name, d.full_name), coalesce(l.phone, d.phone),"
+        "        coalesce(l.license_number, d.license_number), coalesce(l.plate, d.plate)"
+        "   FROM p JOIN canon.identity_links il ON il.person_key = p.person_key"
+        "   LEFT JOIN raw.module_ct_cabinet_leads l"
+        "     ON il.source_table = 'module_ct_cabinet_leads' AND l.lead_id::text = il.source_pk"
+        "   LEFT JOIN raw.drivers d ON il.source_table = 'drivers' AND d.driver_id = il.source_pk",
+        {pg::p_text_array(q.values[0]), pg::p_text_array(q.values[1]),
+         pg::p_text_array(q.values[2]), pg::p_int8_array(wanted)},
+        true);
+    // Rows of persons loaded before (found again by another key) add nothing.
+    std::unordered_set<int64_t> now;
     pg::RowReader r(spi);
     for (uint64_t i = 0; i < spi.rows(); i++) {
         r.load(i);
         int64_t p = r.int8(0);
+        if (m.loaded_persons.count(p) && !now.count(p)) continue;
+        if (m.loaded_persons.insert(p).second) now.insert(p);
         Person &person = m.persons[p];
-        if (m.loaded_persons.insert(p).second) person.has_driver |= r.boolean(3);
-        auto t = r.text(1);
-        auto v = r.text(2);
-        if (t && v) {
-            int kt = key_type_of(*t);
-            if (kt >= 0) m.add_stored_key(p, kt, *v);
-        }
+        person.has_driver |= r.boolean(1);
+        m.add_stored_keys(p, core::normalize_keys({r.text(2), r.text(3), r.text(4), r.text(5)}));
     }
 }
 
-// One query: raw.drivers rows sharing a not yet queried search key of `persons`.
-void load_drivers(Spi &spi, Matcher &m, const std::vector<int64_t> &persons) {
-    std::vector<OptStr> phones, licenses, plates;
-    for (int64_t p : persons) {
-        const auto &k = m.persons.at(p).keys;
-        const std::vector<std::string> *vals[3] = {&k.phones, &k.licenses, &k.plates};
-        std::vector<OptStr> *outs[3] = {&phones, &licenses, &plates};
-        for (int t = 0; t < 3; t++)
-            for (const auto &v : *vals[t]) {
-                auto kid = key_id(t, v);
-                if (m.driver_key_queried(kid)) continue;
-                m.mark_driver_queried(kid);
-                outs[t]->emplace_back(v);
-            }
-    }
-    if (phones.empty() && licenses.empty() && plates.empty()) return;
-    // Sorted: the index scan sorts each = ANY array, presorted input is cheap.
-    for (auto *v : {&phones, &licenses, &plates}) std::sort(v->begin(), v->end());
+// One query: raw.drivers rows sharing a not yet queried search key.
+void load_drivers(Spi &spi, Matcher &m, KeyLists &q) {
+    if (q.empty()) return;
+    q.sort();
     spi.exec(
         "SELECT d.driver_id, d.full_name, d.phone, d.license_number, d.plate, il.person_key"
         "  FROM raw.drivers d"
         "  LEFT JOIN canon.identity_links il"
         "    ON il.source_table = 'drivers' AND il.source_pk = d.driver_id"
-        " WHERE ct4.normalize_phone(d.phone) = ANY($1)"
-        "    OR pg_catalog.\"left\"(ct4.normalize_license(d.license_number), 64) = ANY($2)"
-        "    OR pg_catalog.\"left\"(ct4.normalize_plate(d.plate), 64) = ANY($3)",
-        {pg::p_text_array(phones), pg::p_text_array(licenses), pg::p_text_array(plates)}, true);
+        " WHERE " CT4_KEYS_MATCH("d"),
+        {pg::p_text_array(q.values[0]), pg::p_text_array(q.values[1]),
+         pg::p_text_array(q.values[2])},
+        true);
     pg::RowReader r(spi);
     for (uint64_t i = 0; i < spi.rows(); i++) {
         r.load(i);
@@ -474,6 +484,37 @@ void load_drivers(Spi &spi, Matcher &m, const std::vector<int64_t> &persons) {
         d.linked_person = r.int8(5, 0);
         m.add_driver(std::move(d));
     }
+}
+
+void want_driver_key(Matcher &m, KeyLists &q, int t, const std::string &v) {
+    auto kid = key_id(t, v);
+    if (m.driver_key_queried(kid)) return;
+    m.mark_driver_queried(kid);
+    q.values[t].emplace_back(v);
+}
+
+// The drivers sharing a search key with any of `leads`.
+void load_drivers_of_leads(Spi &spi, Matcher &m, const std::vector<Lead *> &leads) {
+    KeyLists q;
+    for (Lead *l : leads) {
+        const std::optional<std::string> *vals[3] = {&l->keys.phone, &l->keys.license,
+                                                     &l->keys.plate};
+        for (int t = 0; t < 3; t++)
+            if (*vals[t]) want_driver_key(m, q, t, **vals[t]);
+    }
+    load_drivers(spi, m, q);
+}
+
+// The drivers sharing a search key with any of `persons`.
+void load_drivers_of_persons(Spi &spi, Matcher &m, const std::vector<int64_t> &persons) {
+    KeyLists q;
+    for (int64_t p : persons) {
+        const auto &k = m.persons.at(p).keys;
+        const std::vector<std::string> *vals[3] = {&k.phones, &k.licenses, &k.plates};
+        for (int t = 0; t < 3; t++)
+            for (const auto &v : *vals[t]) want_driver_key(m, q, t, v);
+    }
+    load_drivers(spi, m, q);
 }
 
 // ---- deciding --------------------------------------------------------------
@@ -513,6 +554,10 @@ void identity_batch(Spi &spi, Matcher &m, const std::vector<Lead *> &batch, Coun
         else if (!m.loaded_persons.count(l->person))
             persons.push_back(l->person);
     }
+    // Candidates are the persons of the raw leads and of the drivers that
+    // share a search key; the drivers read here serve the driver step too.
+    load_drivers_of_leads(spi, m, need);
+    for (Lead *l : need) m.persons_of_drivers(l->keys, persons);
     load_persons(spi, m, need, persons);
     for (Lead *l : need)
         if (m.identity_stale(*l)) eval_lead(m, *l, c);
@@ -528,7 +573,7 @@ bool driver_pass(Spi &spi, Matcher &m) {
     if (due.empty()) return false;
     for (size_t i = 0; i < due.size(); i += kBatch) {
         std::vector<int64_t> part(due.begin() + i, due.begin() + std::min(due.size(), i + kBatch));
-        load_drivers(spi, m, part);
+        load_drivers_of_persons(spi, m, part);
         for (int64_t p : part)
             if (m.driver_step_due(p)) m.eval_driver(p);
     }
@@ -622,7 +667,10 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             std::vector<Lead *> skipped;
             for (Lead &l : m.leads)
                 if (l.skipped && l.loaded && !l.person) skipped.push_back(&l);
-            load_persons(spi, m, skipped, {});
+            load_drivers_of_leads(spi, m, skipped);
+            std::vector<int64_t> via_drivers;
+            for (Lead *l : skipped) m.persons_of_drivers(l->keys, via_drivers);
+            load_persons(spi, m, skipped, via_drivers);
             for (Lead *l : skipped)
                 if (m.touched_by_run(*l)) l->skipped = false;  // re-decide it below
         }
@@ -711,32 +759,37 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     // rows stream into the INSERT, where unnest in FROM would first copy
     // every row into a tuplestore (about 20 % of a 500 000-row insert).
 
-    // Links: leads, then drivers.
-    std::vector<OptStr> l_table, l_pk, l_person, l_rule, l_score, l_ev;
+    // Links: leads, then drivers. Evidence is built as binary jsonb
+    // (identity/evidence.hpp) and travels as one jsonb[]: nothing is parsed.
+    core::JsonbWriter w;
+    std::vector<OptStr> l_table, l_pk, l_rule, l_score;
+    std::vector<int64_t> l_person;
+    std::vector<std::string> l_ev;
     auto add_link = [&](const char *t, const std::string &pk, int64_t person,
-                        const std::string &rule, OptStr score, std::string ev) {
+                        const std::string &rule, OptStr score) {
         l_table.emplace_back(t);
         l_pk.emplace_back(pk);
-        l_person.emplace_back(std::to_string(real(person)));
+        l_person.push_back(real(person));
         l_rule.emplace_back(rule);
         l_score.push_back(std::move(score));
-        l_ev.emplace_back(std::move(ev));
+        l_ev.push_back(w.finish());
     };
     for (const Lead &l : m.leads) {
         if (!l.linked_now || l.error) continue;
+        lead_link_evidence(w, m, l, real);
         if (l.new_person)
-            add_link(kLeads, std::to_string(l.id), l.person, "NEW_PERSON", std::nullopt,
-                     lead_link_evidence(m, l, real));
+            add_link(kLeads, std::to_string(l.id), l.person, "NEW_PERSON", std::nullopt);
         else
             add_link(kLeads, std::to_string(l.id), l.person, core::match_rule(l.ranked[0].score),
-                     std::to_string(l.ranked[0].score.total), lead_link_evidence(m, l, real));
+                     std::to_string(l.ranked[0].score.total));
     }
     std::vector<int64_t> driver_persons;
     for (int64_t p : m.new_driver_links) {
         const DriverResult &r = m.driver_results.at(p);
         const Driver &d = m.drivers[(size_t)r.ranked[0].index];
+        driver_link_evidence(w, m, p, r, real);
         add_link("drivers", d.id, p, core::match_rule(r.ranked[0].score),
-                 std::to_string(r.ranked[0].score.total), driver_link_evidence(m, p, r, real));
+                 std::to_string(r.ranked[0].score.total));
         // A person made in this run has no lead outside the run's work.
         if (!is_temp_person(p)) driver_persons.push_back(p);
     }
@@ -748,60 +801,25 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
         std::sort(order.begin(), order.end(), [&](size_t x, size_t y) {
             return std::tie(*l_table[x], *l_pk[x]) < std::tie(*l_table[y], *l_pk[y]);
         });
-        for (auto *v : {&l_table, &l_pk, &l_person, &l_rule, &l_score, &l_ev})
-            apply_order(*v, order);
+        for (auto *v : {&l_table, &l_pk, &l_rule, &l_score}) apply_order(*v, order);
+        apply_order(l_person, order);
+        apply_order(l_ev, order);
         spi.exec(
             "INSERT INTO canon.identity_links"
             " (source_table, source_pk, person_key, match_rule, match_score, evidence, linked_at, "
             "run_id)"
-            " SELECT u.t, u.pk, u.person::bigint, u.rule, u.score::real, u.ev::jsonb, "
-            "pg_catalog.now(), $1"
+            " SELECT u.t, u.pk, u.person, u.rule, u.score::real, u.ev, pg_catalog.now(), $1"
             "   FROM (SELECT unnest($2::text[]) AS t, unnest($3::text[]) AS pk,"
-            "                unnest($4::text[]) AS person, unnest($5::text[]) AS rule,"
-            "                unnest($6::text[]) AS score, unnest($7::text[]) AS ev) u",
+            "                unnest($4::bigint[]) AS person, unnest($5::text[]) AS rule,"
+            "                unnest($6::text[]) AS score, unnest($7::jsonb[]) AS ev) u",
             {pg::p_int8(run.run_id()), pg::p_text_array(l_table), pg::p_text_array(l_pk),
-             pg::p_text_array(l_person), pg::p_text_array(l_rule), pg::p_text_array(l_score),
-             pg::p_text_array(l_ev)});
-    }
-    // Normalized keys of every row linked in this run.
-    if (!m.new_keys.empty()) {
-        // In look-up index order: neighbouring inserts touch the same pages.
-        struct SortKey {
-            std::string_view value;
-            int type;
-            const NewKey *key;
-        };
-        std::vector<SortKey> keys;
-        keys.reserve(m.new_keys.size());
-        for (const NewKey &k : m.new_keys) keys.push_back({k.value, k.type, &k});
-        std::sort(keys.begin(), keys.end(), [](const SortKey &x, const SortKey &y) {
-            int c = x.value.compare(y.value);
-            return c != 0 ? c < 0 : x.type < y.type;
-        });
-        using View = std::optional<std::string_view>;
-        std::vector<int64_t> k_person;
-        std::vector<View> k_type, k_value, k_table, k_pk;
-        for (auto *v : {&k_type, &k_value, &k_table, &k_pk}) v->reserve(keys.size());
-        k_person.reserve(keys.size());
-        for (const SortKey &sk : keys) {
-            const NewKey &k = *sk.key;
-            k_person.push_back(real(k.person));
-            k_type.emplace_back(kKeyTypeNames[k.type]);
-            k_value.emplace_back(k.value);
-            k_table.emplace_back(k.source_table);
-            k_pk.emplace_back(k.source_pk);
-        }
-        spi.exec(
-            "INSERT INTO canon.identity_keys (person_key, key_type, key_value, source_table, "
-            "source_pk)"
-            " SELECT unnest($1::bigint[]), unnest($2::text[]), unnest($3::text[]),"
-            "        unnest($4::text[]), unnest($5::text[])",
-            {pg::p_int8_array(k_person), pg::p_text_array(k_type), pg::p_text_array(k_value),
-             pg::p_text_array(k_table), pg::p_text_array(k_pk)});
+             pg::p_int8_array(l_person), pg::p_text_array(l_rule), pg::p_text_array(l_score),
+             pg::p_jsonb_array(l_ev)});
     }
     // Today's unmatched rows: refreshed in place, and removed for leads that
     // no longer have an unmatched outcome.
-    std::vector<OptStr> u_pk, u_code, u_det, cleared;
+    std::vector<OptStr> u_pk, u_code, cleared;
+    std::vector<std::string> u_det;
     for (size_t i = 0; i < m.leads.size(); i++) {
         const Lead &l = m.leads[i];
         if (l.error || l.skipped) continue;
@@ -811,23 +829,25 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
         }
         u_pk.emplace_back(std::to_string(l.id));
         u_code.push_back(out[i].unmatched_code);
-        u_det.emplace_back(
-            l.person ? driver_unmatched_details(m, l.person, m.driver_results.at(l.person), real)
-                     : lead_unmatched_details(m, l, real));
+        if (l.person)
+            driver_unmatched_details(w, m, l.person, m.driver_results.at(l.person), real);
+        else
+            lead_unmatched_details(w, m, l, real);
+        u_det.push_back(w.finish());
     }
     if (!u_pk.empty())
         spi.exec(
             "INSERT INTO canon.identity_unmatched AS x"
             " (source_table, source_pk, reason_code, details, snapshot_date, run_id)"
-            " SELECT 'module_ct_cabinet_leads', u.pk, u.code, u.det::jsonb, CURRENT_DATE, $1"
-            "   FROM unnest($2::text[], $3::text[], $4::text[]) AS u(pk, code, det)"
+            " SELECT 'module_ct_cabinet_leads', u.pk, u.code, u.det, CURRENT_DATE, $1"
+            "   FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS u(pk, code, det)"
             " ON CONFLICT (source_table, source_pk, snapshot_date) DO UPDATE"
             "   SET reason_code = EXCLUDED.reason_code, details = EXCLUDED.details,"
             "       run_id = EXCLUDED.run_id"
             " WHERE (x.reason_code, x.details) IS DISTINCT FROM (EXCLUDED.reason_code, "
             "EXCLUDED.details)",
             {pg::p_int8(run.run_id()), pg::p_text_array(u_pk), pg::p_text_array(u_code),
-             pg::p_text_array(u_det)});
+             pg::p_jsonb_array(u_det)});
     if (!cleared.empty())
         spi.exec(
             "DELETE FROM canon.identity_unmatched x WHERE x.source_table = "

@@ -1,8 +1,8 @@
 -- A cancel (pg_cancel_backend) in the middle of a run leaves nothing
 -- half-written. The job runs on a second connection (dblink) and is stopped
 -- deterministically in the middle: this session holds a lock on
--- canon.identity_keys, so the run has already written its persons and links
--- (in its transaction) and waits to insert the keys when it is cancelled.
+-- canon.identity_epoch, so the run has already written its persons and links
+-- (in its transaction) and waits to move the epoch when it is cancelled.
 -- Not inside BEGIN: the other connection must see committed data.
 CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT plan(14);
@@ -22,12 +22,12 @@ BEGIN
                            current_setting('port')));
     SELECT p INTO job_pid FROM dblink('job', 'SELECT pg_backend_pid()') AS t(p integer);
     PERFORM dblink_send_query('job', sql);
-    -- Bounded poll until the run waits for the lock on identity_keys.
+    -- Bounded poll until the run waits for the lock on identity_epoch.
     FOR i IN 1..600 LOOP
         PERFORM pg_stat_clear_snapshot();
         EXIT WHEN EXISTS (SELECT 1 FROM pg_locks l
                            WHERE l.pid = job_pid AND NOT l.granted
-                             AND l.relation = 'canon.identity_keys'::regclass);
+                             AND l.relation = 'canon.identity_epoch'::regclass);
         PERFORM pg_sleep(0.05);
     END LOOP;
     RETURN job_pid;
@@ -35,12 +35,12 @@ END $$;
 
 -- 1. A direct call.
 BEGIN;
-LOCK TABLE canon.identity_keys IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE canon.identity_epoch IN SHARE ROW EXCLUSIVE MODE;
 CREATE TEMP TABLE job AS
 SELECT pg_temp.start_blocked('SELECT * FROM ct4.reconcile_leads_pipeline(30, 1000)') AS pid;
 SELECT ok(EXISTS (SELECT 1 FROM pg_locks l JOIN job ON l.pid = job.pid
-                   WHERE NOT l.granted AND l.relation = 'canon.identity_keys'::regclass),
-          'the run waits to write the keys');
+                   WHERE NOT l.granted AND l.relation = 'canon.identity_epoch'::regclass),
+          'the run waits to move the epoch');
 SELECT is((SELECT count(*) FROM pg_locks l JOIN job ON l.pid = job.pid
             WHERE l.granted AND l.mode = 'RowExclusiveLock'
               AND l.relation IN ('canon.persons'::regclass, 'canon.identity_links'::regclass)), 2::bigint,
@@ -56,7 +56,7 @@ SELECT matches(dblink_error_message('job'), 'canceling statement due to user req
                'the call ended with the cancel');
 SELECT dblink_disconnect('job') \g /dev/null
 SELECT is((SELECT count(*) FROM canon.persons) + (SELECT count(*) FROM canon.identity_links)
-          + (SELECT count(*) FROM canon.identity_keys) + (SELECT count(*) FROM canon.identity_unmatched),
+          + (SELECT count(*) FROM canon.identity_unmatched),
           0::bigint, 'canon holds nothing of the cancelled run');
 SELECT is((SELECT count(*) FROM canon.identity_lead_state WHERE stage <> 'NEW'), 0::bigint,
           'every lead is still NEW');
@@ -65,18 +65,18 @@ SELECT is((SELECT count(*) FROM ct4.job_runs WHERE status = 'SUCCESS'), 0::bigin
 
 -- 2. Through ct4.run_job, which keeps the run record of a failed run.
 BEGIN;
-LOCK TABLE canon.identity_keys IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE canon.identity_epoch IN SHARE ROW EXCLUSIVE MODE;
 TRUNCATE job;
 INSERT INTO job SELECT pg_temp.start_blocked($$CALL ct4.run_job('reconcile_leads_pipeline')$$);
 SELECT ok(EXISTS (SELECT 1 FROM pg_locks l JOIN job ON l.pid = job.pid
-                   WHERE NOT l.granted AND l.relation = 'canon.identity_keys'::regclass),
+                   WHERE NOT l.granted AND l.relation = 'canon.identity_epoch'::regclass),
           'run_job: the run is in the middle');
 SELECT ok(pg_cancel_backend(pid), 'run_job: the run is cancelled') FROM job;
 COMMIT;
 SELECT lives_ok($$SELECT * FROM dblink_get_result('job', false) AS t(x text)$$, 'run_job: the call returns');
 SELECT dblink_disconnect('job') \g /dev/null
 SELECT is((SELECT count(*) FROM canon.persons) + (SELECT count(*) FROM canon.identity_links)
-          + (SELECT count(*) FROM canon.identity_keys) + (SELECT count(*) FROM canon.identity_unmatched),
+          + (SELECT count(*) FROM canon.identity_unmatched),
           0::bigint, 'run_job: canon holds nothing of the cancelled run');
 SELECT results_eq($$SELECT status, sqlstate FROM ct4.job_runs WHERE job_name = 'reconcile_leads_pipeline'$$,
                   $$VALUES ('FAILED'::text, '57014'::text)$$,
