@@ -25,23 +25,25 @@ CREATE TABLE canon.identity_epoch (
     epoch bigint  NOT NULL
 );
 
--- Where each lead stands in the identity funnel, kept by triggers on the raw
--- leads (NEW on insert or change) and by the job; the job's work set and the
--- NO_IDENTITY / NO_DRIVER limbo scope are index scans of its pending rows.
---   stage: NEW (never evaluated or changed since) | NO_IDENTITY | NO_DRIVER | DONE
---   outcome: last reason code (AMBIGUOUS, DRIVER_CONFLICT, ...) or LINKED / NONE
+-- The leads still pending in the identity funnel, kept by triggers on the raw
+-- leads (NEW on insert or change) and by the job, which deletes the row of a
+-- lead that is done (linked, and its person has a driver): the job's work
+-- set and the NO_IDENTITY / NO_DRIVER limbo scope are index scans of it.
+--   stage: NEW (never evaluated or changed since) | NO_IDENTITY | NO_DRIVER
+--   outcome: last reason code (AMBIGUOUS, DRIVER_CONFLICT, ...) or NONE
 --   checked_epoch, checked_on: a pending lead checked today at the current
 --   epoch has the same outcome again, so a rerun skips it.
+-- No indexed column changes when the job records an outcome, so those
+-- updates can be HOT; fillfactor leaves them room on the page.
 CREATE TABLE canon.identity_lead_state (
     lead_id       bigint PRIMARY KEY,
     lead_date     date,
-    stage         text   NOT NULL CHECK (stage IN ('NEW', 'NO_IDENTITY', 'NO_DRIVER', 'DONE')),
+    stage         text   NOT NULL CHECK (stage IN ('NEW', 'NO_IDENTITY', 'NO_DRIVER')),
     outcome       text,
     checked_epoch bigint,
     checked_on    date
-);
-CREATE INDEX identity_lead_state_pending_idx
-    ON canon.identity_lead_state (lead_date, lead_id) WHERE stage <> 'DONE';
+) WITH (fillfactor = 70);
+CREATE INDEX identity_lead_state_pending_idx ON canon.identity_lead_state (lead_date, lead_id);
 
 CREATE FUNCTION ct4._identity_epoch_bump() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -58,8 +60,9 @@ CREATE TRIGGER settings_identity_epoch
     AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ct4.settings
     FOR EACH STATEMENT EXECUTE FUNCTION ct4._identity_epoch_bump();
 
--- New or changed leads become NEW (a linked lead keeps its stage: links never
--- change); deleted leads leave the state table.
+-- New or changed leads become NEW (a pending linked lead keeps its stage:
+-- links never change; a done lead comes back as NEW and the job finds it done
+-- again); deleted leads leave the state table.
 CREATE FUNCTION ct4._identity_leads_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
@@ -81,7 +84,7 @@ BEGIN
         SELECT n.lead_id, n.lead_date, 'NEW' FROM new_rows n
             ON CONFLICT (lead_id) DO UPDATE
            SET lead_date = EXCLUDED.lead_date,
-               stage = CASE WHEN s.stage IN ('NO_DRIVER', 'DONE') THEN s.stage ELSE 'NEW' END;
+               stage = CASE WHEN s.stage = 'NO_DRIVER' THEN s.stage ELSE 'NEW' END;
     END IF;
     RETURN NULL;
 END $$;
@@ -187,15 +190,20 @@ BEGIN
     VALUES (unlink.source_table, unlink.source_pk, to_jsonb(l), unlink.reason)
     RETURNING * INTO r;
 
-    -- The funnel position of the leads concerned changes; the job re-evaluates them.
+    -- The funnel position of the leads concerned changes (a done lead has no
+    -- state row yet); the job re-evaluates them.
     IF unlink.source_table = 'module_ct_cabinet_leads' THEN
-        UPDATE canon.identity_lead_state s SET stage = 'NEW'
-         WHERE s.lead_id::text = unlink.source_pk;
+        INSERT INTO canon.identity_lead_state AS s (lead_id, lead_date, stage)
+        SELECT rl.lead_id, rl.lead_date, 'NEW' FROM raw.module_ct_cabinet_leads rl
+         WHERE rl.lead_id::text = unlink.source_pk
+            ON CONFLICT (lead_id) DO UPDATE SET stage = 'NEW';
     ELSE
-        UPDATE canon.identity_lead_state s SET stage = 'NO_DRIVER', checked_epoch = NULL
+        INSERT INTO canon.identity_lead_state AS s (lead_id, lead_date, stage)
+        SELECT rl.lead_id, rl.lead_date, 'NO_DRIVER'
           FROM canon.identity_links il
+          JOIN raw.module_ct_cabinet_leads rl ON rl.lead_id::text = il.source_pk
          WHERE il.person_key = l.person_key AND il.source_table = 'module_ct_cabinet_leads'
-           AND s.lead_id::text = il.source_pk;
+            ON CONFLICT (lead_id) DO UPDATE SET stage = 'NO_DRIVER', checked_epoch = NULL;
     END IF;
     INSERT INTO canon.identity_epoch AS e (id, epoch) VALUES (true, 1)
         ON CONFLICT (id) DO UPDATE SET epoch = e.epoch + 1;

@@ -46,7 +46,7 @@ INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name, phone, l
     (802, current_date, 'Ortiz Tomas', '+51988000111', 'T-8080 8080', NULL),
     (901, NULL, 'Nadia Paz', '999 000 222', NULL, NULL);
 -- Leads 1..7 belong to the persons above, were linked long ago, and are not
--- in this run's scope (their stage is DONE or outside days_back). A person's
+-- in this run's scope (they are done: no state row, and outside days_back). A person's
 -- keys are those of its linked rows (and of its driver, for person 1).
 INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name, phone, license_number) VALUES
     (1, '2000-01-01', 'Maria Garcia', '911111111', 'Q11111111'),
@@ -59,7 +59,7 @@ INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name, phone, l
     (5, '2000-01-01', 'Luis Vega', NULL, 'Q55555555'),
     (6, '2000-01-01', 'Rosa Leon', '966666666', NULL),
     (7, '2000-01-01', 'Eva Cruz', '970707070', 'Q77777777');
-UPDATE canon.identity_lead_state SET stage = 'DONE' WHERE lead_id < 100;
+DELETE FROM canon.identity_lead_state WHERE lead_id < 100;
 
 SELECT status, processed, newly_linked, newly_driver_mapped, still_no_candidates, conflicts, errors
   FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => 100);

@@ -137,7 +137,7 @@ Scope compute_scope(Spi &spi, const Args &a, int64_t epoch) {
             "       coalesce(s.stage IN ('NO_IDENTITY', 'NO_DRIVER') AND s.checked_epoch = $5"
             "                AND s.checked_on = CURRENT_DATE, false)"
             "  FROM canon.identity_lead_state s"
-            "  WHERE s.stage = ANY($1) AND s.stage <> 'DONE'"
+            "  WHERE s.stage = ANY($1)"
             "    AND (NOT $2 OR s.lead_date IS NULL OR s.lead_date < CURRENT_DATE - $3)"
             "  ORDER BY s.lead_date NULLS LAST, s.lead_id LIMIT $4",
             {pg::p_text_array(state_stages), pg::p_bool(a.process_recent), pg::p_int4(a.days_back),
@@ -231,7 +231,7 @@ Scope compute_scope(Spi &spi, const Args &a, int64_t epoch) {
                 "       coalesce(s.stage IN ('NO_IDENTITY', 'NO_DRIVER') AND s.checked_epoch = $4"
                 "                AND s.checked_on = CURRENT_DATE, false)"
                 "  FROM canon.identity_lead_state s"
-                " WHERE s.stage <> 'DONE' AND s.lead_date >= CURRENT_DATE - $1"
+                " WHERE s.lead_date >= CURRENT_DATE - $1"
                 "   AND ($2::date IS NULL OR (s.lead_date, s.lead_id) <= ($2::date, $3))",
                 {pg::p_int4(a.days_back), bdate, pg::p_int8(bid), pg::p_int8(epoch)}, true);
             // Sorted here, not by ORDER BY: without it the planner reads the
@@ -431,7 +431,7 @@ void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
     if (q.empty() && wanted.empty()) return;
     q.sort();
-    spi.exec(
+    spi.exec_planned(
         "WITH p AS ("
         "  SELECT li.person_key FROM raw.module_ct_cabinet_leads l"
         "    JOIN canon.identity_links li"
@@ -465,7 +465,7 @@ void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
 void load_drivers(Spi &spi, Matcher &m, KeyLists &q) {
     if (q.empty()) return;
     q.sort();
-    spi.exec(
+    spi.exec_planned(
         "SELECT d.driver_id, d.full_name, d.phone, d.license_number, d.plate, il.person_key"
         "  FROM raw.drivers d"
         "  LEFT JOIN canon.identity_links il"
@@ -865,27 +865,33 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             " ON CONFLICT (id) DO UPDATE SET epoch = e.epoch + 1 RETURNING e.epoch");
         if (e && *e == epoch + 1) stamp = *e;
     }
-    // Every lead in work came from its identity_lead_state row (the triggers
-    // keep one per lead), so this is an update.
-    std::vector<int64_t> s_id;
+    // Every lead in work is pending, so it has its identity_lead_state row:
+    // a lead that is done now leaves the table, the others are updated.
+    std::vector<int64_t> s_id, done_id;
     std::vector<OptStr> s_stage, s_outcome;
+    std::vector<size_t> pending;
     for (size_t i = 0; i < m.leads.size(); i++) {
         const Lead &l = m.leads[i];
         if (l.error || l.skipped) continue;
-        s_id.push_back(l.id);
+        if (out[i].stage == "DONE")
+            done_id.push_back(l.id);
+        else
+            pending.push_back(i);
+    }
+    // In primary-key order, like the links.
+    std::sort(done_id.begin(), done_id.end());
+    std::sort(pending.begin(), pending.end(),
+              [&](size_t x, size_t y) { return m.leads[x].id < m.leads[y].id; });
+    for (size_t i : pending) {
+        s_id.push_back(m.leads[i].id);
         s_stage.emplace_back(out[i].stage);
         s_outcome.emplace_back(out[i].outcome);
     }
-    if (!s_id.empty()) {
-        // In primary-key order, like the links.
-        std::vector<size_t> order(s_id.size());
-        for (size_t i = 0; i < order.size(); i++) order[i] = i;
-        std::sort(order.begin(), order.end(),
-                  [&](size_t x, size_t y) { return s_id[x] < s_id[y]; });
-        apply_order(s_id, order);
-        apply_order(s_stage, order);
-        apply_order(s_outcome, order);
-    }
+    if (!done_id.empty())
+        spi.exec(
+            "DELETE FROM canon.identity_lead_state s USING unnest($1::bigint[]) AS d(id)"
+            " WHERE s.lead_id = d.id",
+            {pg::p_int8_array(done_id)});
     if (!s_id.empty())
         spi.exec(
             "UPDATE canon.identity_lead_state s"
@@ -900,11 +906,11 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     // Every lead of a person that got its driver is done, in scope or not.
     if (!driver_persons.empty())
         spi.exec(
-            "UPDATE canon.identity_lead_state s SET stage = 'DONE', outcome = 'LINKED'"
-            "  FROM unnest($1::bigint[]) AS p(person_key)"
+            "DELETE FROM canon.identity_lead_state s"
+            " USING unnest($1::bigint[]) AS p(person_key)"
             "  JOIN canon.identity_links il"
             "    ON il.person_key = p.person_key AND il.source_table = 'module_ct_cabinet_leads'"
-            " WHERE s.lead_id = il.source_pk::bigint AND s.stage <> 'DONE'",
+            " WHERE s.lead_id = il.source_pk::bigint",
             {pg::p_int8_array(driver_persons)});
 
     put_result("SUCCESS");

@@ -195,6 +195,35 @@ uint64_t Spi::exec(const char *sql, const std::vector<Param> &params, bool read_
     return SPI_processed;
 }
 
+uint64_t Spi::exec_planned(const char *sql, std::initializer_list<Param> params, bool read_only) {
+    int n = (int)params.size();
+    SPIPlanPtr plan = nullptr;
+    for (const auto &p : plans_)
+        if (p.first == sql) plan = p.second;
+    if (!plan) {
+        Oid *types = (Oid *)guarded([&] { return palloc(sizeof(Oid) * (n ? n : 1)); });
+        int i = 0;
+        for (const Param &p : params) types[i++] = p.type;
+        plan = guarded([&] { return SPI_prepare_cursor(sql, n, types, CURSOR_OPT_GENERIC_PLAN); });
+        if (!plan)
+            throw Error(ERRCODE_INTERNAL_ERROR, std::string("ct4_jobs: SPI_prepare failed: ") +
+                                                    SPI_result_code_string(SPI_result));
+        plans_.emplace_back(sql, plan);
+    }
+    Datum *values = (Datum *)guarded([&] { return palloc(sizeof(Datum) * (n ? n : 1)); });
+    char *nulls = (char *)guarded([&] { return palloc(n ? n : 1); });
+    int i = 0;
+    for (const Param &p : params) {
+        values[i] = p.value;
+        nulls[i++] = p.isnull ? 'n' : ' ';
+    }
+    int rc = guarded([&] { return SPI_execute_plan(plan, values, nulls, read_only, 0); });
+    if (rc < 0)
+        throw Error(ERRCODE_INTERNAL_ERROR,
+                    std::string("ct4_jobs: SPI failed: ") + SPI_result_code_string(rc));
+    return SPI_processed;
+}
+
 uint64_t Spi::rows() const {
     return SPI_tuptable ? SPI_processed : 0;
 }

@@ -59,6 +59,13 @@ class Spi {
     uint64_t exec(const char *sql, std::initializer_list<Param> params = {},
                   bool read_only = false);
     uint64_t exec(const char *sql, const std::vector<Param> &params, bool read_only = false);
+    // For a statement run once per batch: planned on first use with a
+    // generic plan (the values never shape the plan, and thousands-element
+    // arrays cost no per-element selectivity estimate) and kept for the life
+    // of the connection, keyed by the address of `sql` (a string literal).
+    // The parameter types must be the same on every call.
+    uint64_t exec_planned(const char *sql, std::initializer_list<Param> params,
+                          bool read_only = false);
 
     uint64_t rows() const;
     bool is_null(uint64_t row, int col) const;
@@ -77,6 +84,7 @@ class Spi {
   private:
     Datum value(uint64_t row, int col, bool *isnull) const;
     bool connected_ = false;
+    std::vector<std::pair<const char *, SPIPlanPtr>> plans_;
 };
 
 // Reads big results fast: one guarded call deforms a whole row into datums,

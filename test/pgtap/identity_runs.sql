@@ -1,7 +1,7 @@
 -- Runs on generated data: C0 invariants, idempotence (canon checksums before
 -- and after a second run), dry_run writing nothing but its run record.
 BEGIN;
-SELECT plan(17);
+SELECT plan(21);
 -- 3000 drivers; 2000 leads: most are sign-ups of a driver in another format,
 -- some are second sign-ups, some share a phone, some are garbage.
 INSERT INTO raw.drivers (driver_id, full_name, phone, license_number, plate)
@@ -84,5 +84,17 @@ SELECT is(newly_linked, 1, 'the lead with only that license links')
 SELECT is((SELECT person_key FROM canon.identity_links
             WHERE source_table = 'module_ct_cabinet_leads' AND source_pk = '900001'),
           (SELECT person_key FROM d), 'to the person of that driver');
+-- A done lead has no state row; a change to it makes it NEW, and the next
+-- run finds it done again and changes nothing.
+SELECT is((SELECT count(*) FROM canon.identity_lead_state s JOIN canon.identity_links ll
+             ON ll.source_table = 'module_ct_cabinet_leads' AND ll.source_pk = s.lead_id::text
+           JOIN canon.identity_links dl ON dl.source_table = 'drivers' AND dl.person_key = ll.person_key),
+          0::bigint, 'no lead that is done has a state row');
+UPDATE raw.module_ct_cabinet_leads SET full_name = full_name || ' ' WHERE lead_id = 900001;
+SELECT is((SELECT stage FROM canon.identity_lead_state WHERE lead_id = 900001), 'NEW', 'a changed done lead is NEW');
+SELECT is(newly_linked + newly_driver_mapped, 0, 'the next run links nothing')
+  FROM ct4.reconcile_leads_pipeline(days_back => 1, row_limit => 5000, process_limbo => false);
+SELECT is((SELECT count(*) FROM canon.identity_lead_state WHERE lead_id = 900001), 0::bigint,
+          'and finds the lead done again');
 SELECT * FROM finish();
 ROLLBACK;
