@@ -144,16 +144,19 @@ SELECT 'module_ct_cabinet_leads', a.lead_id::text, 'DRIVER_CONFLICT',
           FROM cand GROUP BY person_key) c USING (person_key)
  WHERE NOT EXISTS (SELECT 1 FROM canon.identity_links l
                     WHERE l.source_table = 'drivers' AND l.person_key = p.person_key);
+-- Lead state as the job keeps it: a done lead's row goes, the others get
+-- their stage and outcome.
+CREATE TEMP TABLE st ON COMMIT DROP AS
+SELECT n.lead_id,
+       CASE WHEN p.person_key IS NULL THEN 'NO_IDENTITY'
+            WHEN dl.person_key IS NOT NULL THEN 'DONE' ELSE 'NO_DRIVER' END AS stage,
+       CASE WHEN p.person_key IS NULL THEN 'INVALID_DATA' ELSE 'NONE' END AS outcome
+  FROM nl n LEFT JOIN anchor a USING (lead_id) LEFT JOIN pk p USING (anchor)
+  LEFT JOIN canon.identity_links dl ON dl.source_table = 'drivers' AND dl.person_key = p.person_key;
+DELETE FROM canon.identity_lead_state s USING st WHERE s.lead_id = st.lead_id AND st.stage = 'DONE';
 UPDATE canon.identity_lead_state s
-   SET stage = x.stage, outcome = x.outcome, checked_epoch = 1, checked_on = current_date
-  FROM (SELECT n.lead_id,
-               CASE WHEN p.person_key IS NULL THEN 'NO_IDENTITY'
-                    WHEN dl.person_key IS NOT NULL THEN 'DONE' ELSE 'NO_DRIVER' END AS stage,
-               CASE WHEN p.person_key IS NULL THEN 'INVALID_DATA'
-                    WHEN dl.person_key IS NOT NULL THEN 'LINKED' ELSE 'NONE' END AS outcome
-          FROM nl n LEFT JOIN anchor a USING (lead_id) LEFT JOIN pk p USING (anchor)
-          LEFT JOIN canon.identity_links dl ON dl.source_table = 'drivers' AND dl.person_key = p.person_key) x
- WHERE s.lead_id = x.lead_id;
+   SET stage = st.stage, outcome = st.outcome, checked_epoch = 1, checked_on = current_date
+  FROM st WHERE s.lead_id = st.lead_id AND st.stage <> 'DONE';
 SQL
     cat <<'SQL'
 SELECT round(extract(epoch FROM clock_timestamp() - t) * 1000) FROM t0;

@@ -14,11 +14,16 @@ constexpr size_t kMaxListed = 10;
 constexpr size_t kMaxQuoted = 40;
 
 // Scores, thresholds and similarities as their shortest text ("%.6g"), the
-// number jsonb_in would have stored for that text.
+// number jsonb_in would have stored for that text. Whole numbers below 1e6
+// (most scores) are that text already, written without formatting it.
 void num(JsonbWriter &w, const char *key, double v) {
+    w.key(key);
+    if (v == (double)(int64_t)v && v > -1e6 && v < 1e6) {
+        w.int64((int64_t)v);
+        return;
+    }
     char buf[32];
     snprintf(buf, sizeof buf, "%.6g", v);
-    w.key(key);
     w.decimal(buf);
 }
 

@@ -43,12 +43,18 @@ std::vector<std::string> &slot(core::CandidateKeys &c, int type) {
 }
 }  // namespace
 
-// Returns true when the person did not have this key yet.
-bool Matcher::add_person_key(Person &p, int64_t person, int type, const std::string &value) {
+// Returns true when the person did not have this key yet; a search key then
+// takes `version` (a change made by this run) unless it is 0.
+bool Matcher::add_person_key(Person &p, int64_t person, int type, const std::string &value,
+                             int64_t version) {
     auto &v = slot(p.keys, type);
     if (std::find(v.begin(), v.end(), value) != v.end()) return false;
     v.push_back(value);
-    if (type != kName) keys_[key_id(type, value)].persons.push_back(person);
+    if (type != kName) {
+        KeyEntry &e = keys_[key_id(type, value)];
+        e.persons.push_back(person);
+        if (version) e.version = version;
+    }
     return true;
 }
 
@@ -56,7 +62,7 @@ void Matcher::add_stored_keys(int64_t person, const core::Keys &k) {
     Person &p = persons[person];
     const std::optional<std::string> *vals[4] = {&k.phone, &k.license, &k.plate, &k.name};
     for (int t = 0; t < 4; t++)
-        if (*vals[t]) add_person_key(p, person, t, **vals[t]);
+        if (*vals[t]) add_person_key(p, person, t, **vals[t], 0);
 }
 
 void Matcher::add_run_keys(int64_t person, const core::Keys &k) {
@@ -64,11 +70,7 @@ void Matcher::add_run_keys(int64_t person, const core::Keys &k) {
     const std::optional<std::string> *vals[4] = {&k.phone, &k.license, &k.plate, &k.name};
     for (int t = 0; t < 4; t++) {
         if (!*vals[t]) continue;
-        if (add_person_key(p, person, t, **vals[t])) {
-            ++version_;
-            p.version = version_;
-            if (t != kName) keys_[key_id(t, **vals[t])].version = version_;
-        }
+        if (add_person_key(p, person, t, **vals[t], version_ + 1)) p.version = ++version_;
     }
 }
 

@@ -90,22 +90,22 @@ class Matcher {
 
     // Identity side: ingest the normalized keys of a row linked to a stored person.
     void add_stored_keys(int64_t person, const core::Keys &k);
-    bool identity_key_queried(const std::string &kid) const {
-        const KeyEntry *e = find_key(kid);
-        return e && e->queried;
+    // Marks the key as looked up among the stored persons; false when it was already.
+    bool mark_identity_queried(const std::string &kid) {
+        bool &q = keys_[kid].queried;
+        return !q && (q = true);
     }
-    void mark_identity_queried(const std::string &kid) { keys_[kid].queried = true; }
 
     // Driver side.
     void add_driver(Driver d);
     // Stored persons not loaded yet whose linked driver (loaded) shares a
     // search key with `k`: identity candidates found through raw.drivers.
     void persons_of_drivers(const core::Keys &k, std::vector<int64_t> &out) const;
-    bool driver_key_queried(const std::string &kid) const {
-        const KeyEntry *e = find_key(kid);
-        return e && e->driver_queried;
+    // Marks the key as looked up in raw.drivers; false when it was already.
+    bool mark_driver_queried(const std::string &kid) {
+        bool &q = keys_[kid].driver_queried;
+        return !q && (q = true);
     }
-    void mark_driver_queried(const std::string &kid) { keys_[kid].driver_queried = true; }
 
     // Decides the identity of an unlinked lead (links it when the rules say so).
     void eval_identity(Lead &l);
@@ -124,7 +124,8 @@ class Matcher {
 
   private:
     void add_run_keys(int64_t person, const core::Keys &k);
-    bool add_person_key(Person &p, int64_t person, int type, const std::string &value);
+    bool add_person_key(Person &p, int64_t person, int type, const std::string &value,
+                        int64_t version);
     std::vector<int64_t> identity_candidates(const core::Keys &k) const;
 
     core::MatchSettings settings_;

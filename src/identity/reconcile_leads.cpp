@@ -418,10 +418,7 @@ void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
                                                      &l->keys.plate};
         for (int t = 0; t < 3; t++) {
             if (!*vals[t]) continue;
-            auto kid = key_id(t, **vals[t]);
-            if (m.identity_key_queried(kid)) continue;
-            m.mark_identity_queried(kid);
-            q.values[t].emplace_back(**vals[t]);
+            if (m.mark_identity_queried(key_id(t, **vals[t]))) q.values[t].emplace_back(**vals[t]);
         }
     }
     std::vector<int64_t> wanted;
@@ -487,10 +484,7 @@ void load_drivers(Spi &spi, Matcher &m, KeyLists &q) {
 }
 
 void want_driver_key(Matcher &m, KeyLists &q, int t, const std::string &v) {
-    auto kid = key_id(t, v);
-    if (m.driver_key_queried(kid)) return;
-    m.mark_driver_queried(kid);
-    q.values[t].emplace_back(v);
+    if (m.mark_driver_queried(key_id(t, v))) q.values[t].emplace_back(v);
 }
 
 // The drivers sharing a search key with any of `leads`.
