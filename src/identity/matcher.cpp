@@ -18,9 +18,7 @@ std::string key_id(int type, const std::string &value) {
 
 std::vector<std::string> search_key_ids(const core::Keys &k) {
     std::vector<std::string> out;
-    if (k.phone) out.push_back(key_id(kPhone, *k.phone));
-    if (k.license) out.push_back(key_id(kLicense, *k.license));
-    if (k.plate) out.push_back(key_id(kPlate, *k.plate));
+    for_each_search_key(k, [&](int t, const std::string &v) { out.push_back(key_id(t, v)); });
     return out;
 }
 

@@ -21,7 +21,14 @@ extern const char *const kKeyTypeNames[4];
 
 // "0<value>" etc.: one string per (key type, normalized value).
 std::string key_id(int type, const std::string &value);
-// The search keys (phone, license, plate) of a row, as key ids.
+// Calls f(type, value) for each search key (phone, license, plate) of a row.
+template <class F>
+void for_each_search_key(const core::Keys &k, F f) {
+    if (k.phone) f(kPhone, *k.phone);
+    if (k.license) f(kLicense, *k.license);
+    if (k.plate) f(kPlate, *k.plate);
+}
+// The search keys of a row, as key ids.
 std::vector<std::string> search_key_ids(const core::Keys &k);
 
 // Handles of persons made in this run sort after every stored person_key, in

@@ -413,14 +413,10 @@ struct KeyLists {
 void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
                   const std::vector<int64_t> &person_keys) {
     KeyLists q;
-    for (Lead *l : leads) {
-        const std::optional<std::string> *vals[3] = {&l->keys.phone, &l->keys.license,
-                                                     &l->keys.plate};
-        for (int t = 0; t < 3; t++) {
-            if (!*vals[t]) continue;
-            if (m.mark_identity_queried(key_id(t, **vals[t]))) q.values[t].emplace_back(**vals[t]);
-        }
-    }
+    for (Lead *l : leads)
+        for_each_search_key(l->keys, [&](int t, const std::string &v) {
+            if (m.mark_identity_queried(key_id(t, v))) q.values[t].emplace_back(v);
+        });
     std::vector<int64_t> wanted;
     for (int64_t p : person_keys)
         if (!is_temp_person(p) && !m.loaded_persons.count(p)) wanted.push_back(p);
@@ -450,8 +446,8 @@ void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
     for (uint64_t i = 0; i < spi.rows(); i++) {
         r.load(i);
         int64_t p = r.int8(0);
-        if (m.loaded_persons.count(p) && !now.count(p)) continue;
-        if (m.loaded_persons.insert(p).second) now.insert(p);
+        if (!now.count(p) && !m.loaded_persons.insert(p).second) continue;  // loaded before
+        now.insert(p);
         Person &person = m.persons[p];
         person.has_driver |= r.boolean(1);
         m.add_stored_keys(p, core::normalize_keys({r.text(2), r.text(3), r.text(4), r.text(5)}));
@@ -487,16 +483,18 @@ void want_driver_key(Matcher &m, KeyLists &q, int t, const std::string &v) {
     if (m.mark_driver_queried(key_id(t, v))) q.values[t].emplace_back(v);
 }
 
-// The drivers sharing a search key with any of `leads`.
-void load_drivers_of_leads(Spi &spi, Matcher &m, const std::vector<Lead *> &leads) {
+// The candidates of unlinked `leads`: the persons linked to a raw lead or to
+// a raw driver sharing a search key (the drivers read here serve the driver
+// step too), plus the stored persons in `persons`.
+void load_candidates(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
+                     std::vector<int64_t> persons) {
     KeyLists q;
-    for (Lead *l : leads) {
-        const std::optional<std::string> *vals[3] = {&l->keys.phone, &l->keys.license,
-                                                     &l->keys.plate};
-        for (int t = 0; t < 3; t++)
-            if (*vals[t]) want_driver_key(m, q, t, **vals[t]);
-    }
+    for (Lead *l : leads)
+        for_each_search_key(l->keys,
+                            [&](int t, const std::string &v) { want_driver_key(m, q, t, v); });
     load_drivers(spi, m, q);
+    for (Lead *l : leads) m.persons_of_drivers(l->keys, persons);
+    load_persons(spi, m, leads, persons);
 }
 
 // The drivers sharing a search key with any of `persons`.
@@ -548,11 +546,7 @@ void identity_batch(Spi &spi, Matcher &m, const std::vector<Lead *> &batch, Coun
         else if (!m.loaded_persons.count(l->person))
             persons.push_back(l->person);
     }
-    // Candidates are the persons of the raw leads and of the drivers that
-    // share a search key; the drivers read here serve the driver step too.
-    load_drivers_of_leads(spi, m, need);
-    for (Lead *l : need) m.persons_of_drivers(l->keys, persons);
-    load_persons(spi, m, need, persons);
+    load_candidates(spi, m, need, std::move(persons));
     for (Lead *l : need)
         if (m.identity_stale(*l)) eval_lead(m, *l, c);
 }
@@ -661,10 +655,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             std::vector<Lead *> skipped;
             for (Lead &l : m.leads)
                 if (l.skipped && l.loaded && !l.person) skipped.push_back(&l);
-            load_drivers_of_leads(spi, m, skipped);
-            std::vector<int64_t> via_drivers;
-            for (Lead *l : skipped) m.persons_of_drivers(l->keys, via_drivers);
-            load_persons(spi, m, skipped, via_drivers);
+            load_candidates(spi, m, skipped, {});
             for (Lead *l : skipped)
                 if (m.touched_by_run(*l)) l->skipped = false;  // re-decide it below
         }
