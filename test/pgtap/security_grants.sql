@@ -2,7 +2,7 @@
 -- read-only role and operator role. Roles are created in the transaction
 -- and rolled back with it.
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 
 CREATE ROLE ct4_t_nobody NOLOGIN;
 -- The README's read-only role.
@@ -42,6 +42,19 @@ SET LOCAL ROLE ct4_t_operator;
 SELECT is((SELECT status FROM ct4.reconcile_leads_pipeline()), 'SUCCESS', 'operator runs the identity job');
 SELECT is((SELECT count(*) FROM canon.identity_links), 1::bigint, 'the operator''s run linked the lead');
 SELECT lives_ok('UPDATE ct4.settings SET value = ''14'' WHERE name = ''window_days''', 'operator edits settings');
+RESET ROLE;
+
+-- An ingestion role with rights on raw only: its inserts maintain the
+-- expression indexes on the normalized keys (ct4 normalizers) and the
+-- identity triggers without any right on ct4 or canon.
+CREATE ROLE ct4_t_ingest NOLOGIN;
+GRANT USAGE ON SCHEMA raw TO ct4_t_ingest;
+GRANT INSERT, UPDATE ON raw.module_ct_cabinet_leads, raw.drivers TO ct4_t_ingest;
+SET LOCAL ROLE ct4_t_ingest;
+SELECT lives_ok($$INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name, phone, license_number, plate)
+                  VALUES (2, current_date, 'Luis Rojas', '+51 912 345 678', 'q-1234 5678', 'abc-123');
+                  INSERT INTO raw.drivers (driver_id, full_name, phone) VALUES ('D-ING', 'Luis Rojas', '912345678')$$,
+                'an ingestion role with rights on raw only inserts leads and drivers');
 RESET ROLE;
 
 SELECT * FROM finish();
