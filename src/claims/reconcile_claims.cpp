@@ -75,7 +75,7 @@ int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
             achieved.push_back(r.achieved_date);
             ends.push_back(cc::window_end(*r.lead_date, d.window_days));
             writer.reset();
-            cc::write_evidence(writer, r, driver, person, d.window_days);
+            cc::write_evidence(writer, r, person, d.window_days);
             evidence.push_back(writer.finish());
         }
         created += (int64_t)spi.exec(
