@@ -19,6 +19,7 @@ extern "C" {
 
 #include <algorithm>
 #include <climits>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -28,6 +29,9 @@ namespace {
 
 constexpr size_t kDriverBatch = 20000;
 constexpr size_t kWriteBatch = 10000;
+// A rebuild over every lead scans the trips table once (TripScan) instead
+// of probing it per driver when drivers x this >= its estimated rows.
+constexpr double kScanRowsPerProbe = 32;
 // "Nothing covered": a day past any lead_date (year 7475), still a valid date.
 constexpr cc::Day kNoCoverage = 2000000;
 // The cache covers at most the leads of the last kHorizon days (more when a
@@ -388,13 +392,39 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     // filing: no ledger probes per batch (45 queries in a first full run).
     const bool ledger_empty =
         write && !spi.scalar_int8("SELECT 1::pg_catalog.int8 FROM ops.cabinet_claims_14d LIMIT 1");
+    // A rebuild over every lead reads the trips with one sequential scan
+    // instead of a primary-key probe per driver when the drivers are many
+    // for the table: on the bench a probe cost as much as scanning ~50 rows
+    // (trip rows lie where the day they were loaded put them, a heap page
+    // each); kScanRowsPerProbe keeps a margin.
+    TripScan scan;
+    bool scanned = false;
+    if (all_leads_known && !ids.empty()) {
+        int64_t rows = spi.scalar_int8(
+                              "SELECT GREATEST(c.reltuples, 0)::pg_catalog.int8"
+                              "  FROM pg_catalog.pg_class c"
+                              " WHERE c.oid = 'raw.summary_daily'::pg_catalog.regclass")
+                           .value_or(0);
+        scanned = (double)ids.size() * kScanRowsPerProbe >= (double)rows;
+    }
+    if (scanned) {
+        std::vector<cc::Day> from(ids.size(), 0), to(ids.size(), 0);
+        std::vector<cc::DriverLead> leads;
+        for (size_t k = 0; k < ids.size(); k++) {
+            leads.clear();
+            all_leads.leads_of(persons[k], leads);
+            if (auto range = trip_range(leads, ctx.window_days)) std::tie(from[k], to[k]) = *range;
+        }
+        scan.read(spi, ids, from, to);
+    }
     const int64_t total = (int64_t)ids.size();
     for (size_t lo = 0; lo < ids.size(); lo += kDriverBatch) {
         size_t hi = std::min(ids.size(), lo + kDriverBatch);
         std::vector<std::string> bid(ids.begin() + (long)lo, ids.begin() + (long)hi);
         std::vector<int64_t> bperson(persons.begin() + (long)lo, persons.begin() + (long)hi);
         auto inputs =
-            load_inputs(spi, bid, bperson, ctx.window_days, all_leads_known ? &all_leads : nullptr);
+            load_inputs(spi, bid, bperson, ctx.window_days, all_leads_known ? &all_leads : nullptr,
+                        scanned ? &scan : nullptr, lo);
         if (!ledger_empty) load_claims(spi, bid, inputs);
         for (size_t k = 0; k < bid.size(); k++) {
             auto last = last_lead_date(inputs[k]);

@@ -195,6 +195,43 @@ uint64_t Spi::exec(const char *sql, const std::vector<Param> &params, bool read_
     return SPI_processed;
 }
 
+Cursor::Cursor(Spi &, const char *sql, const std::vector<Param> &params)
+    : exceptions_(std::uncaught_exceptions()) {
+    int n = (int)params.size();
+    Oid *types = (Oid *)guarded([&] { return palloc(sizeof(Oid) * (n ? n : 1)); });
+    Datum *values = (Datum *)guarded([&] { return palloc(sizeof(Datum) * (n ? n : 1)); });
+    char *nulls = (char *)guarded([&] { return palloc(n ? n : 1); });
+    for (int i = 0; i < n; i++) {
+        types[i] = params[(size_t)i].type;
+        values[i] = params[(size_t)i].value;
+        nulls[i] = params[(size_t)i].isnull ? 'n' : ' ';
+    }
+    portal_ = guarded([&] {
+        return SPI_cursor_open_with_args(nullptr, sql, n, types, values, nulls, true,
+                                         CURSOR_OPT_NO_SCROLL);
+    });
+}
+
+Cursor::~Cursor() {
+    // While an error unwinds, the aborting transaction drops the portal.
+    if (!portal_ || std::uncaught_exceptions() > exceptions_) return;
+    try {
+        guarded([&] {
+            if (SPI_tuptable) SPI_freetuptable(SPI_tuptable);
+            SPI_cursor_close(portal_);
+        });
+    } catch (...) {
+    }
+}
+
+uint64_t Cursor::fetch(long count) {
+    guarded([&] {
+        if (SPI_tuptable) SPI_freetuptable(SPI_tuptable);
+        SPI_cursor_fetch(portal_, true, count);
+    });
+    return SPI_tuptable ? SPI_processed : 0;
+}
+
 uint64_t Spi::rows() const {
     return SPI_tuptable ? SPI_processed : 0;
 }
