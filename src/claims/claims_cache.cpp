@@ -416,6 +416,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             if (auto range = trip_range(leads, ctx.window_days)) std::tie(from[k], to[k]) = *range;
         }
         scan.read(spi, ids, from, to);
+        out.trips_scanned = true;
     }
     const int64_t total = (int64_t)ids.size();
     for (size_t lo = 0; lo < ids.size(); lo += kDriverBatch) {

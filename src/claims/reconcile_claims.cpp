@@ -124,7 +124,9 @@ std::string details_json(const ct4::claims::Decisions &d) {
         out += (first ? "" : ",") + ct4::jobs::json_string(k) + ":" + std::to_string(v);
         first = false;
     }
-    return out + "},\"stale_claims_listed\":" + stale + "]}";
+    // Present only when the run read the trips with one scan (TripScan).
+    return out + "},\"stale_claims_listed\":" + stale + "]" +
+           (d.trips_scanned ? ",\"trips_scanned\":true" : "") + "}";
 }
 
 Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
