@@ -90,11 +90,16 @@ SELECT driver_id, lead_id, lead_date - current_date AS lead_day, milestone_value
   FROM ops.cabinet_claims_14d ORDER BY driver_id, milestone_value;
 SELECT * FROM ops.claims_per_milestone ORDER BY 1;
 DELETE FROM ct4.refresh_views WHERE view_name = 'ops.no_such_view';
--- The evidence of the window-edge claim: the days that reached 5 trips.
-SELECT jsonb_pretty(evidence - 'lead_date' - 'window_start' - 'window_end' - 'achieved_date'
-                    - 'person_key' - 'trips_per_day') AS evidence,
-       (SELECT array_agg((e->>'date')::date - current_date || ':' || (e->>'trips') || '/' || (e->>'cumulative'))
-          FROM jsonb_array_elements(evidence->'trips_per_day') e) AS days
+-- The evidence of the window-edge claim: the days that reached 5 trips
+-- (day:trips/cumulative, the running sum in the object's key order).
+SELECT jsonb_pretty(evidence - 'window_start' - 'window_end' - 'person_key' - 'trips_per_day') AS evidence,
+       (evidence->>'window_start')::date = lead_date AS starts_at_lead,
+       (evidence->>'window_end')::date = window_end AS ends_at_window_end,
+       (evidence->>'person_key')::bigint = person_key AS names_person,
+       (SELECT array_agg(x.d ORDER BY x.k)
+          FROM (SELECT e.key AS k, e.key::date - current_date || ':' || e.value || '/'
+                       || sum(e.value::int) OVER (ORDER BY e.key) AS d
+                  FROM jsonb_each(evidence->'trips_per_day') e) x) AS days
   FROM ops.cabinet_claims_14d WHERE driver_id = 'd1' AND milestone_value = 5;
 SELECT evidence->>'discovered_via_lead_id' AS via FROM ops.cabinet_claims_14d WHERE lead_id = 109;
 -- The run record keeps the counters and the invalid conditions by reason.

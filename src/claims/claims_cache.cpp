@@ -19,6 +19,7 @@ extern "C" {
 
 #include <algorithm>
 #include <climits>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -28,6 +29,9 @@ namespace {
 
 constexpr size_t kDriverBatch = 20000;
 constexpr size_t kWriteBatch = 10000;
+// A rebuild over every lead scans the trips table once (TripScan) instead
+// of probing it per driver when drivers x this >= its estimated rows.
+constexpr double kScanRowsPerProbe = 32;
 // "Nothing covered": a day past any lead_date (year 7475), still a valid date.
 constexpr cc::Day kNoCoverage = 2000000;
 // The cache covers at most the leads of the last kHorizon days (more when a
@@ -42,15 +46,17 @@ const char *kMeta =
 // scope the cache does not cover yet, and the dirty leads. Small sets are
 // index probes per lead; a large range (a first run) is hashed.
 // Both plans read the same set of leads: the uncovered date range ($1, $2),
-// NULL dates when asked ($3) and the dirty leads ($4).
+// NULL dates when asked ($3) and the dirty leads ($4). UNION ALL: a dirty
+// lead inside the range comes twice and the reader keeps its first row
+// (deduplicating 1 000 000 leads in SQL cost ~1 s of a first run).
 #define CT4_FRESH_LEADS_SCOPE                                                                     \
     "  FROM (SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"                    \
     "         WHERE s.lead_date >= DATE '2000-01-01' + $1 AND s.lead_date < DATE '2000-01-01' + " \
     "$2"                                                                                          \
-    "        UNION"                                                                               \
+    "        UNION ALL"                                                                           \
     "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"                    \
     "         WHERE $3 AND s.lead_date IS NULL"                                                   \
-    "        UNION"                                                                               \
+    "        UNION ALL"                                                                           \
     "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"                    \
     "         WHERE s.lead_id = ANY ($4::pg_catalog.int8[])) l"
 
@@ -281,12 +287,14 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         fresh_leads.reserve(fresh);
         fresh_drivers.reserve(fresh);
         driver_ix.reserve(fresh);
+        pg::RowReader rr(spi);  // one deform per row, text without output functions
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-            InvalidLead l{spi.get_int8(i, 0), std::nullopt, std::nullopt, std::nullopt};
-            if (!spi.is_null(i, 1)) l.date = spi.get_int4(i, 1);
-            if (!spi.is_null(i, 2)) l.person = spi.get_int8(i, 2);
-            l.driver = spi.get_text(i, 3);
+            rr.load(i);
+            InvalidLead l{rr.int8(0), std::nullopt, std::nullopt, std::nullopt};
             if (!fresh_leads.insert(l.lead_id).second) continue;
+            if (!rr.is_null(1)) l.date = rr.int4(1);
+            if (!rr.is_null(2)) l.person = rr.int8(2);
+            l.driver = rr.text(3);
             if (all_leads_known && l.person)
                 all_leads.rows.push_back({*l.person, {l.lead_id, l.date}});
             if (l.driver && l.date) fresh_drivers.emplace(*l.driver, l.person.value_or(0));
@@ -380,14 +388,45 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     std::vector<std::optional<std::string>> drop;  // states of drivers with no dated lead
     for (const auto &t : todo)
         if (!linked.count(*t)) drop.push_back(t);
+    // Under the run's lock (write) an empty ledger stays empty until the
+    // filing: no ledger probes per batch (45 queries in a first full run).
+    const bool ledger_empty =
+        write && !spi.scalar_int8("SELECT 1::pg_catalog.int8 FROM ops.cabinet_claims_14d LIMIT 1");
+    // A rebuild over every lead reads the trips with one sequential scan
+    // instead of a primary-key probe per driver when the drivers are many
+    // for the table: on the bench a probe cost as much as scanning ~50 rows
+    // (trip rows lie where the day they were loaded put them, a heap page
+    // each); kScanRowsPerProbe keeps a margin.
+    TripScan scan;
+    bool scanned = false;
+    if (all_leads_known && !ids.empty()) {
+        int64_t rows = spi.scalar_int8(
+                              "SELECT GREATEST(c.reltuples, 0)::pg_catalog.int8"
+                              "  FROM pg_catalog.pg_class c"
+                              " WHERE c.oid = 'raw.summary_daily'::pg_catalog.regclass")
+                           .value_or(0);
+        scanned = (double)ids.size() * kScanRowsPerProbe >= (double)rows;
+    }
+    if (scanned) {
+        std::vector<cc::Day> from(ids.size(), 0), to(ids.size(), 0);
+        std::vector<cc::DriverLead> leads;
+        for (size_t k = 0; k < ids.size(); k++) {
+            leads.clear();
+            all_leads.leads_of(persons[k], leads);
+            if (auto range = trip_range(leads, ctx.window_days)) std::tie(from[k], to[k]) = *range;
+        }
+        scan.read(spi, ids, from, to);
+        out.trips_scanned = true;
+    }
     const int64_t total = (int64_t)ids.size();
     for (size_t lo = 0; lo < ids.size(); lo += kDriverBatch) {
         size_t hi = std::min(ids.size(), lo + kDriverBatch);
         std::vector<std::string> bid(ids.begin() + (long)lo, ids.begin() + (long)hi);
         std::vector<int64_t> bperson(persons.begin() + (long)lo, persons.begin() + (long)hi);
         auto inputs =
-            load_inputs(spi, bid, bperson, ctx.window_days, all_leads_known ? &all_leads : nullptr);
-        load_claims(spi, bid, inputs);
+            load_inputs(spi, bid, bperson, ctx.window_days, all_leads_known ? &all_leads : nullptr,
+                        scanned ? &scan : nullptr, lo);
+        if (!ledger_empty) load_claims(spi, bid, inputs);
         for (size_t k = 0; k < bid.size(); k++) {
             auto last = last_lead_date(inputs[k]);
             if (!last) {

@@ -41,6 +41,7 @@ struct Decisions {
     // How the inputs were obtained (run record).
     bool cached = false;
     int64_t drivers_from_cache = 0, drivers_recomputed = 0;
+    bool trips_scanned = false;  // one scan of the trips (TripScan), not probes per driver
     // What the run learnt for the cache, written by store_cache() after the
     // filing (so the filed claims are in it and the ledger trigger has
     // nothing to rewrite). Null when nothing is to be stored.

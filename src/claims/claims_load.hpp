@@ -6,6 +6,8 @@
 #include "pg/spi.hpp"
 
 #include <cstdint>
+#include <optional>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -33,13 +35,39 @@ struct PersonLeads {
     void leads_of(int64_t person, std::vector<cc::DriverLead> &out) const;
 };
 
+// The trips a driver's decisions need: from its first lead_date to the end
+// of its last lead's window, [from, to) in days. nullopt: no dated lead.
+std::optional<std::pair<cc::Day, cc::Day>> trip_range(const std::vector<cc::DriverLead> &leads,
+                                                      int32_t window_days);
+
+// The trips of many drivers from ONE sequential read of raw.summary_daily
+// through an SPI cursor (a chunk of rows at a time), each row kept when it
+// falls in its driver's range. For scopes that cover most drivers (a full
+// first run): one primary-key probe per driver fetches a heap page per trip
+// row, since trip rows are stored by the day they were loaded, not by driver.
+class TripScan {
+  public:
+    // Driver k is ids[k] with its range [from[k], to[k]) (empty: none).
+    void read(pg::Spi &spi, const std::vector<std::string> &ids, const std::vector<cc::Day> &from,
+              const std::vector<cc::Day> &to);
+    // Driver k's trips, sorted by date.
+    void trips_of(size_t k, std::vector<cc::DayTrips> &out) const;
+
+  private:
+    std::vector<uint32_t> start_;  // driver k's trips are trips_[start_[k] .. start_[k + 1])
+    std::vector<cc::DayTrips> trips_;
+};
+
 // Every lead of each person (in scope or not) and each driver's trips from
 // its first lead_date to the end of its last lead's window: one query each
-// for the whole batch (no lead query when `known` holds them). ids[k] is the
-// driver of persons[k].
+// for the whole batch (no lead query when `known` holds them, no trips query
+// when `scanned` holds them: ids[k] is its driver scanned_base + k). ids[k]
+// is the driver of persons[k].
 std::vector<cc::DriverInput> load_inputs(pg::Spi &spi, const std::vector<std::string> &ids,
                                          const std::vector<int64_t> &persons, int32_t window_days,
-                                         const PersonLeads *known = nullptr);
+                                         const PersonLeads *known = nullptr,
+                                         const TripScan *scanned = nullptr,
+                                         size_t scanned_base = 0);
 
 // The ledger rows of each driver into inputs[k].claims (one query).
 void load_claims(pg::Spi &spi, const std::vector<std::string> &ids,

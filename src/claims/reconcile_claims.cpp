@@ -47,15 +47,29 @@ int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
     int64_t created = 0;
     std::vector<const cc::GapRow *> todo;
     ct4::core::JsonbWriter writer;  // evidence as binary jsonb: nothing to parse
-    for (const auto &r : d.rows)
-        if (r.decision == cc::Decision::Create) todo.push_back(&r);
     // In the order of the UNIQUE (driver_id, milestone_value) index: its text
     // keys are the dearest to insert at random places (~15 % of a 2 M-row
-    // filing); the (lead_date, lead_id) index compares integers.
-    std::sort(todo.begin(), todo.end(), [&](const cc::GapRow *x, const cc::GapRow *y) {
-        int c = d.drivers[(size_t)x->driver_ix].compare(d.drivers[(size_t)y->driver_ix]);
-        return c != 0 ? c < 0 : x->milestone_value < y->milestone_value;
-    });
+    // filing); the (lead_date, lead_id) index compares integers. The drivers
+    // are ranked once by id (usually decided in that order already), then
+    // the rows are sorted by integer keys, not by string comparisons.
+    std::vector<uint32_t> by_id(d.drivers.size());
+    for (size_t i = 0; i < by_id.size(); i++) by_id[i] = (uint32_t)i;
+    auto id_less = [&](uint32_t a, uint32_t b) { return d.drivers[a] < d.drivers[b]; };
+    if (!std::is_sorted(by_id.begin(), by_id.end(), id_less))
+        std::sort(by_id.begin(), by_id.end(), id_less);
+    std::vector<uint32_t> rank(d.drivers.size());
+    for (size_t i = 0; i < by_id.size(); i++) rank[by_id[i]] = (uint32_t)i;
+    std::vector<std::pair<uint64_t, const cc::GapRow *>> keyed;
+    for (const auto &r : d.rows)
+        if (r.decision == cc::Decision::Create)
+            keyed.push_back({(uint64_t)rank[(size_t)r.driver_ix] << 32 |
+                                 (uint32_t)(*r.milestone_value ^ INT32_MIN),  // signed order
+                             &r});
+    std::sort(keyed.begin(), keyed.end(),
+              [](const auto &x, const auto &y) { return x.first < y.first; });
+    todo.reserve(keyed.size());
+    for (const auto &k : keyed) todo.push_back(k.second);
+    keyed = {};
     for (size_t lo = 0; lo < todo.size(); lo += kInsertBatch) {
         size_t hi = std::min(todo.size(), lo + kInsertBatch);
         std::vector<std::optional<std::string>> drivers;
@@ -75,7 +89,7 @@ int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
             achieved.push_back(r.achieved_date);
             ends.push_back(cc::window_end(*r.lead_date, d.window_days));
             writer.reset();
-            cc::write_evidence(writer, r, driver, person, d.window_days);
+            cc::write_evidence(writer, r, person, d.window_days);
             evidence.push_back(writer.finish());
         }
         created += (int64_t)spi.exec(
@@ -110,7 +124,9 @@ std::string details_json(const ct4::claims::Decisions &d) {
         out += (first ? "" : ",") + ct4::jobs::json_string(k) + ":" + std::to_string(v);
         first = false;
     }
-    return out + "},\"stale_claims_listed\":" + stale + "]}";
+    // Present only when the run read the trips with one scan (TripScan).
+    return out + "},\"stale_claims_listed\":" + stale + "]" +
+           (d.trips_scanned ? ",\"trips_scanned\":true" : "") + "}";
 }
 
 Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {

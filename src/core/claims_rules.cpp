@@ -235,8 +235,13 @@ size_t limit_prefix(const std::vector<GapRow> &rows, int64_t row_limit) {
 }
 
 template <class Writer>
-void write_evidence(Writer &w, const GapRow &row, std::string_view driver_id, int64_t person_key,
-                    int32_t window_days) {
+void write_evidence(Writer &w, const GapRow &row, int64_t person_key, int32_t window_days) {
+    // What the ledger row's own columns do not say: the rule and its
+    // threshold, the lead and person it was decided for, the window, and the
+    // trips of each day up to achieved_date ({"YYYY-MM-DD": trips}; jsonb
+    // orders equal-length keys bytewise, so the days stay in date order).
+    // driver_id, lead_date, milestone_value, trips_in_window, achieved_date
+    // and window_end are columns of the row.
     Day ld = row.lead_date.value_or(0);
     char day[10];
     auto date = [&](const char *key, Day d) {
@@ -252,42 +257,28 @@ void write_evidence(Writer &w, const GapRow &row, std::string_view driver_id, in
     w.key("rule");
     w.string("earliest_eligible_lead");
     num("lead_id", row.lead_id);
-    date("lead_date", ld);
     num("person_key", person_key);
-    w.key("driver_id");
-    w.string(driver_id);
-    num("milestone_value", row.milestone_value.value_or(0));
     num("trips_required", row.trips_required);
-    num("window_days", window_days);
     date("window_start", ld);
     date("window_end", window_end(ld, window_days));
-    num("trips_in_window", row.trips_in_window);
-    date("achieved_date", row.achieved_date);
     w.key("trips_per_day");
-    w.begin_array();
-    int64_t cum = 0;
+    w.begin_object();
     for (const auto &e : row.evidence) {
-        cum += e.count;
-        w.begin_object();
-        date("date", e.date);
-        num("trips", e.count);
-        num("cumulative", cum);
-        w.end_object();
+        format_day(e.date, day);
+        w.key(std::string_view(day, 10));
+        w.int64(e.count);
     }
-    w.end_array();
+    w.end_object();
     if (row.discovered_via) num("discovered_via_lead_id", *row.discovered_via);
     w.end_object();
 }
 
-template void write_evidence<JsonTextWriter>(JsonTextWriter &, const GapRow &, std::string_view,
-                                             int64_t, int32_t);
-template void write_evidence<JsonbWriter>(JsonbWriter &, const GapRow &, std::string_view, int64_t,
-                                          int32_t);
+template void write_evidence<JsonTextWriter>(JsonTextWriter &, const GapRow &, int64_t, int32_t);
+template void write_evidence<JsonbWriter>(JsonbWriter &, const GapRow &, int64_t, int32_t);
 
-std::string evidence_json(const GapRow &row, const std::string &driver_id, int64_t person_key,
-                          int32_t window_days) {
+std::string evidence_json(const GapRow &row, int64_t person_key, int32_t window_days) {
     JsonTextWriter w;
-    write_evidence(w, row, driver_id, person_key, window_days);
+    write_evidence(w, row, person_key, window_days);
     return w.finish();
 }
 

@@ -144,14 +144,17 @@ size_t limit_prefix(const std::vector<GapRow> &rows, int64_t row_limit);
 
 // Writes the evidence document of a CREATE row into `w`: a JsonTextWriter
 // (core/json.hpp) or a JsonbWriter (core/jsonb_writer.hpp), instantiated for
-// both in claims_rules.cpp.
+// both in claims_rules.cpp. It holds what the ledger row's columns do not:
+//   {"rule": "earliest_eligible_lead", "lead_id": 7, "person_key": 42,
+//    "trips_required": 5, "window_start": "2000-01-01", "window_end": "2000-01-14",
+//    "trips_per_day": {"2000-01-02": 2, "2000-01-04": 3},
+//    "discovered_via_lead_id": 9}          (MILESTONE_ACHIEVED_BY_EARLIER_LEAD only)
+// trips_per_day: the days with trips from lead_date up to achieved_date.
 template <class Writer>
-void write_evidence(Writer &w, const GapRow &row, std::string_view driver_id, int64_t person_key,
-                    int32_t window_days);
+void write_evidence(Writer &w, const GapRow &row, int64_t person_key, int32_t window_days);
 
 // The evidence as JSON text.
-std::string evidence_json(const GapRow &row, const std::string &driver_id, int64_t person_key,
-                          int32_t window_days);
+std::string evidence_json(const GapRow &row, int64_t person_key, int32_t window_days);
 
 // 'YYYY-MM-DD' of a DateADT day.
 std::string format_day(Day d);

@@ -177,51 +177,87 @@ uint64_t Spi::exec(const char *sql, std::initializer_list<Param> params, bool re
     return exec(sql, std::vector<Param>(params), read_only);
 }
 
-uint64_t Spi::exec(const char *sql, const std::vector<Param> &params, bool read_only) {
-    int n = (int)params.size();
-    Oid *types = (Oid *)guarded([&] { return palloc(sizeof(Oid) * (n ? n : 1)); });
-    Datum *values = (Datum *)guarded([&] { return palloc(sizeof(Datum) * (n ? n : 1)); });
-    char *nulls = (char *)guarded([&] { return palloc(n ? n : 1); });
-    for (int i = 0; i < n; i++) {
-        types[i] = params[(size_t)i].type;
-        values[i] = params[(size_t)i].value;
-        nulls[i] = params[(size_t)i].isnull ? 'n' : ' ';
+namespace {
+// The SPI form of a parameter list: palloc'd types, values and null flags.
+struct SpiArgs {
+    int n;
+    Oid *types;
+    Datum *values;
+    char *nulls;
+};
+
+SpiArgs spi_args(const Param *params, size_t count) {
+    int n = (int)count;
+    size_t slots = count ? count : 1;
+    SpiArgs a{n, (Oid *)guarded([&] { return palloc(sizeof(Oid) * slots); }),
+              (Datum *)guarded([&] { return palloc(sizeof(Datum) * slots); }),
+              (char *)guarded([&] { return palloc(slots); })};
+    for (size_t i = 0; i < count; i++) {
+        a.types[i] = params[i].type;
+        a.values[i] = params[i].value;
+        a.nulls[i] = params[i].isnull ? 'n' : ' ';
     }
-    int rc =
-        guarded([&] { return SPI_execute_with_args(sql, n, types, values, nulls, read_only, 0); });
+    return a;
+}
+
+void check_rc(int rc) {
     if (rc < 0)
         throw Error(ERRCODE_INTERNAL_ERROR,
                     std::string("ct4_jobs: SPI failed: ") + SPI_result_code_string(rc));
+}
+}  // namespace
+
+uint64_t Spi::exec(const char *sql, const std::vector<Param> &params, bool read_only) {
+    SpiArgs a = spi_args(params.data(), params.size());
+    check_rc(guarded(
+        [&] { return SPI_execute_with_args(sql, a.n, a.types, a.values, a.nulls, read_only, 0); }));
     return SPI_processed;
 }
 
 uint64_t Spi::exec_planned(const char *sql, std::initializer_list<Param> params, bool read_only) {
-    int n = (int)params.size();
+    SpiArgs a = spi_args(params.begin(), params.size());
     SPIPlanPtr plan = nullptr;
     for (const auto &p : plans_)
         if (p.first == sql) plan = p.second;
     if (!plan) {
-        Oid *types = (Oid *)guarded([&] { return palloc(sizeof(Oid) * (n ? n : 1)); });
-        int i = 0;
-        for (const Param &p : params) types[i++] = p.type;
-        plan = guarded([&] { return SPI_prepare_cursor(sql, n, types, CURSOR_OPT_GENERIC_PLAN); });
+        plan =
+            guarded([&] { return SPI_prepare_cursor(sql, a.n, a.types, CURSOR_OPT_GENERIC_PLAN); });
         if (!plan)
             throw Error(ERRCODE_INTERNAL_ERROR, std::string("ct4_jobs: SPI_prepare failed: ") +
                                                     SPI_result_code_string(SPI_result));
         plans_.emplace_back(sql, plan);
     }
-    Datum *values = (Datum *)guarded([&] { return palloc(sizeof(Datum) * (n ? n : 1)); });
-    char *nulls = (char *)guarded([&] { return palloc(n ? n : 1); });
-    int i = 0;
-    for (const Param &p : params) {
-        values[i] = p.value;
-        nulls[i++] = p.isnull ? 'n' : ' ';
-    }
-    int rc = guarded([&] { return SPI_execute_plan(plan, values, nulls, read_only, 0); });
-    if (rc < 0)
-        throw Error(ERRCODE_INTERNAL_ERROR,
-                    std::string("ct4_jobs: SPI failed: ") + SPI_result_code_string(rc));
+    check_rc(guarded([&] { return SPI_execute_plan(plan, a.values, a.nulls, read_only, 0); }));
     return SPI_processed;
+}
+
+Cursor::Cursor(Spi &, const char *sql, const std::vector<Param> &params)
+    : exceptions_(std::uncaught_exceptions()) {
+    SpiArgs a = spi_args(params.data(), params.size());
+    portal_ = guarded([&] {
+        return SPI_cursor_open_with_args(nullptr, sql, a.n, a.types, a.values, a.nulls, true,
+                                         CURSOR_OPT_NO_SCROLL);
+    });
+}
+
+Cursor::~Cursor() {
+    // While an error unwinds, the aborting transaction drops the portal.
+    if (!portal_ || std::uncaught_exceptions() > exceptions_) return;
+    try {
+        guarded([&] {
+            if (SPI_tuptable) SPI_freetuptable(SPI_tuptable);
+            SPI_cursor_close(portal_);
+        });
+    } catch (...) {
+    }
+}
+
+uint64_t Cursor::fetch(long count) {
+    guarded([&] {
+        if (SPI_tuptable) SPI_freetuptable(SPI_tuptable);
+        SPI_cursor_fetch(portal_, true, count);
+    });
+    return SPI_tuptable ? SPI_processed : 0;
 }
 
 uint64_t Spi::rows() const {

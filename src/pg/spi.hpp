@@ -87,6 +87,26 @@ class Spi {
     std::vector<std::pair<const char *, SPIPlanPtr>> plans_;
 };
 
+// A read-only statement read a chunk of rows at a time through an SPI
+// cursor, so that a big result (a whole-table scan) never sits in memory at
+// once. fetch() leaves its rows in SPI_tuptable (read them with RowReader
+// or SPI_getbinval) until the next fetch() or exec(), and frees the previous
+// chunk. A cursor cannot run a parallel plan; it uses the active snapshot,
+// like exec(..., read_only = true).
+class Cursor {
+  public:
+    Cursor(Spi &spi, const char *sql, const std::vector<Param> &params);
+    ~Cursor();
+    Cursor(const Cursor &) = delete;
+    Cursor &operator=(const Cursor &) = delete;
+
+    uint64_t fetch(long count);  // rows fetched; 0 at the end
+
+  private:
+    Portal portal_ = nullptr;
+    int exceptions_;
+};
+
 // Reads big results fast: one guarded call deforms a whole row into datums,
 // text columns are read from their datum (no output function, no palloc'd
 // copy per value). Valid until the next Spi::exec.

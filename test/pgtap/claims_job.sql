@@ -2,7 +2,7 @@
 -- idempotence, ledger uniqueness, no overlap, and every filed claim checked
 -- against an independent SQL computation of its window.
 BEGIN;
-SELECT plan(29);
+SELECT plan(30);
 SET LOCAL client_min_messages = warning;
 
 -- Deterministic generated data: 200 drivers, 260 persons, 400 leads over
@@ -45,6 +45,10 @@ CREATE TEMP TABLE locked AS SELECT * FROM ct4.reconcile_claims_14d(30, 100000, t
 SELECT is((SELECT status FROM locked), 'SKIPPED_LOCKED', 'a second run does not wait: SKIPPED_LOCKED');
 SELECT is((SELECT status FROM ct4.job_runs WHERE run_id = (SELECT run_id FROM locked)), 'SKIPPED_LOCKED',
           'SKIPPED_LOCKED is in the history');
+-- Released before the disconnect: a backend drops its session locks only
+-- when it has exited, which may be after dblink_disconnect returns.
+SELECT is((SELECT x FROM dblink('other', $$SELECT pg_advisory_unlock(1129591873, hashtext('reconcile_claims_14d'))::text$$) AS t(x text)),
+          'true', 'the second session releases the job lock');
 SELECT is(dblink_disconnect('other'), 'OK', 'the second session ends');
 SELECT is((SELECT status FROM ct4.reconcile_claims_14d(30, 100000, true, true)), 'DRY_RUN', 'runs again once the lock is gone');
 

@@ -221,14 +221,19 @@ TEST(ClaimsEvidence, JsonNamesWindowLeadPersonAndDays) {
     r.trips_in_window = 9;
     r.achieved_date = 3;
     r.evidence = {{1, 2}, {3, 3}};
-    EXPECT_EQ(
-        evidence_json(r, "d\"1", 42, 14),
-        "{\"rule\":\"earliest_eligible_lead\",\"lead_id\":7,\"lead_date\":\"2000-01-01\","
-        "\"person_key\":42,\"driver_id\":\"d\\\"1\",\"milestone_value\":5,"
-        "\"trips_required\":5,\"window_days\":14,\"window_start\":\"2000-01-01\","
-        "\"window_end\":\"2000-01-14\",\"trips_in_window\":9,\"achieved_date\":\"2000-01-04\","
-        "\"trips_per_day\":[{\"date\":\"2000-01-02\",\"trips\":2,\"cumulative\":2},"
-        "{\"date\":\"2000-01-04\",\"trips\":3,\"cumulative\":5}]}");
+    EXPECT_EQ(evidence_json(r, 42, 14),
+              "{\"rule\":\"earliest_eligible_lead\",\"lead_id\":7,\"person_key\":42,"
+              "\"trips_required\":5,\"window_start\":\"2000-01-01\","
+              "\"window_end\":\"2000-01-14\","
+              "\"trips_per_day\":{\"2000-01-02\":2,\"2000-01-04\":3}}");
+    r.reason = reason::kAchievedEarlierLead;
+    r.discovered_via = 9;
+    r.evidence = {};
+    EXPECT_EQ(evidence_json(r, 42, 14),
+              "{\"rule\":\"earliest_eligible_lead\",\"lead_id\":7,\"person_key\":42,"
+              "\"trips_required\":5,\"window_start\":\"2000-01-01\","
+              "\"window_end\":\"2000-01-14\",\"trips_per_day\":{},"
+              "\"discovered_via_lead_id\":9}");
     EXPECT_EQ(format_day(-1), "1999-12-31");
     EXPECT_EQ(format_day(9190), "2025-02-28");
     char buf[10];
