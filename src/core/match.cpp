@@ -68,7 +68,8 @@ Score score_candidate(const Keys &row, const CandidateKeys &cand, const MatchSet
     r.plate = contains(cand.plates, row.plate);
     if (row.name) {
         for (const auto &n : cand.names)
-            r.name_similarity = std::max(r.name_similarity, name_similarity(*row.name, n));
+            r.name_similarity =
+                std::max(r.name_similarity, normalized_name_similarity(*row.name, n));
     }
     r.name = row.name && r.name_similarity >= s.name_similarity_min;
     if (r.license) r.total += s.score_license;

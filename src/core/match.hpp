@@ -46,7 +46,8 @@ bool has_key_text(const RawFields &raw);
 std::vector<std::string> unparsable_fields(const RawFields &raw, const Keys &keys);
 
 // Every key a candidate is known by (a person: the keys of all its linked
-// rows; a driver: its own row). The best agreement over them counts.
+// rows; a driver: its own row), normalized as normalize_keys makes them (the
+// names are compared as they are). The best agreement over them counts.
 struct CandidateKeys {
     std::vector<std::string> phones, licenses, plates, names;
 };

@@ -361,14 +361,14 @@ double jw_impl(const C *a, size_t la, const C *b, size_t lb) {
     return jaro + static_cast<double>(prefix) * 0.1 * (1.0 - jaro);
 }
 
-bool is_ascii(const std::string &s) {
+bool is_ascii(std::string_view s) {
     for (const char c : s)
         if (static_cast<unsigned char>(c) >= 0x80) return false;
     return true;
 }
 
 // Input is our own normalized (well-formed) UTF-8.
-std::u32string to_u32(const std::string &s) {
+std::u32string to_u32(std::string_view s) {
     std::u32string out;
     out.reserve(s.size());
     const auto *p = reinterpret_cast<const unsigned char *>(s.data());
@@ -514,19 +514,24 @@ double jaro_winkler(const std::u32string &a, const std::u32string &b) {
     return jw_impl(a.data(), a.size(), b.data(), b.size());
 }
 
+double normalized_name_similarity(std::string_view na, std::string_view nb) {
+    if (na.empty() || nb.empty()) return 0.0;
+    // ASCII bytes are code points: skip the UTF-32 conversion.
+    if (is_ascii(na) && is_ascii(nb)) {
+        return jw_impl(reinterpret_cast<const unsigned char *>(na.data()), na.size(),
+                       reinterpret_cast<const unsigned char *>(nb.data()), nb.size());
+    }
+    const std::u32string ua = to_u32(na);
+    const std::u32string ub = to_u32(nb);
+    return jw_impl(ua.data(), ua.size(), ub.data(), ub.size());
+}
+
 double name_similarity(std::string_view a, std::string_view b) {
     const auto na = normalize_name(a);
     if (!na) return 0.0;
     const auto nb = normalize_name(b);
     if (!nb) return 0.0;
-    // ASCII bytes are code points: skip the UTF-32 conversion.
-    if (is_ascii(*na) && is_ascii(*nb)) {
-        return jw_impl(reinterpret_cast<const unsigned char *>(na->data()), na->size(),
-                       reinterpret_cast<const unsigned char *>(nb->data()), nb->size());
-    }
-    const std::u32string ua = to_u32(*na);
-    const std::u32string ub = to_u32(*nb);
-    return jw_impl(ua.data(), ua.size(), ub.data(), ub.size());
+    return normalized_name_similarity(*na, *nb);
 }
 
 }  // namespace ct4::core

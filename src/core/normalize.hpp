@@ -31,6 +31,9 @@ std::optional<std::string> normalize_name(std::string_view s);
 // Jaro-Winkler of the normalized names (by code point); 0.0 if either name
 // normalizes to nullopt.
 double name_similarity(std::string_view a, std::string_view b);
+// The same for names normalize_name already returned (the matcher keeps
+// them normalized): no second normalization, no allocation for ASCII names.
+double normalized_name_similarity(std::string_view na, std::string_view nb);
 
 // Raw Jaro-Winkler on code points: window floor(max/2)-1, prefix scale 0.1,
 // prefix capped at 4, boost only when Jaro > 0.7. Empty input -> 0.0.

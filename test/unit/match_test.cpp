@@ -47,7 +47,7 @@ TEST(MatchScore, DefaultWeightsAndRuleName) {
         score_candidate(k, person({"51987654321"}, {"Q12345678"}, {"ABC123"}, {"maria perez"}), s);
     EXPECT_DOUBLE_EQ(all.total, 8);
     EXPECT_EQ(match_rule(all), "LICENSE+PHONE+PLATE+NAME");
-    Score lpn = score_candidate(k, person({"51987654321"}, {"Q12345678"}, {}, {"perez marla"}), s);
+    Score lpn = score_candidate(k, person({"51987654321"}, {"Q12345678"}, {}, {"marla perez"}), s);
     EXPECT_DOUBLE_EQ(lpn.total, 7);
     EXPECT_EQ(match_rule(lpn), "LICENSE+PHONE+NAME");
     EXPECT_GT(lpn.name_similarity, 0.85);

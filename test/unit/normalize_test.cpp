@@ -444,3 +444,23 @@ TEST(NameSimilarity, LongInputsDoNotCrash) {
     EXPECT_LE(r, 1.0);
     EXPECT_EQ(name_similarity(a, a), 1.0);
 }
+
+// The matcher scores names it has already normalized: the same figure as
+// name_similarity on the raw names.
+TEST(NameSimilarity, NormalizedNamesGiveTheSameFigure) {
+    const char *pairs[][2] = {{"Martha", "MARHTA"},
+                              {"dwayne", "duane"},
+                              {"P\xC3\xA9rez Garc\xC3\xAD"
+                               "a",
+                               "garcia, perez"},
+                              {"Nguy\xE1\xBB\x85n V\xC4\x83n", "nguyen van a"},
+                              {"\xC3\x98ystein", "Oystein"}};
+    for (const auto &p : pairs) {
+        const auto na = ct4::core::normalize_name(p[0]);
+        const auto nb = ct4::core::normalize_name(p[1]);
+        ASSERT_TRUE(na && nb) << p[0] << " / " << p[1];
+        EXPECT_EQ(ct4::core::normalized_name_similarity(*na, *nb), name_similarity(p[0], p[1]))
+            << p[0] << " / " << p[1];
+    }
+    EXPECT_EQ(ct4::core::normalized_name_similarity("", "ana"), 0.0);
+}
