@@ -52,6 +52,13 @@ SELECT i, current_date - (i % 30),
                             ELSE $DRIVERS + 10 + i END AS d) dd;
 SQL
 q -c "VACUUM ANALYZE"
+# Before each timed side: dirty buffers checkpointed and the OS's dirty pages
+# written back, so that neither side runs while the other's writes (or the
+# copy of the database) are still being flushed in the background.
+settle() {
+    psql -q -X -d "$1" -c CHECKPOINT
+    sync
+}
 # The job runs in a copy of the generated data: the plain SQL's rolled-back
 # rows would leave canon's tables and indexes full of dead entries, which no
 # real first run meets. (The copy starts with cold shared buffers.)
@@ -170,10 +177,10 @@ run() { qj -c "SELECT round(duration_ms)::text || ' ms  ' || row(processed, newl
 # wander by tens of percent from one minute to the next; the best of two
 # of each is compared.
 echo "plain SQL (set-based, rolled back) and ct4 first run (in a fresh copy), twice each ..."
-prewarm $DB
-P1=$(plain_sql); copy_db; F1=$(run)
-prewarm $DB
-P2=$(plain_sql); copy_db; FIRST=$(run)
+prewarm $DB; settle $DB
+P1=$(plain_sql); copy_db; settle ${DB}_job; F1=$(run)
+prewarm $DB; settle $DB
+P2=$(plain_sql); copy_db; settle ${DB}_job; FIRST=$(run)
 echo "plain SQL first run: $P1 ms, $P2 ms"
 echo "ct4 first run:       $F1"
 echo "ct4 first run:       $FIRST  (processed, linked, driver_mapped, no_candidates, conflicts, errors)"
@@ -181,8 +188,8 @@ PLAIN_MS=$(( P1 < P2 ? P1 : P2 ))
 F1_MS=${F1%% ms*}; F2_MS=${FIRST%% ms*}
 FIRST_MS=$(( F1_MS < F2_MS ? F1_MS : F2_MS ))
 echo "best of two: plain SQL ${PLAIN_MS} ms, ct4 ${FIRST_MS} ms"
-prewarm $DB
-S1=$(plain_sql same_writes); S2=$(plain_sql same_writes)
+prewarm $DB; settle $DB
+S1=$(plain_sql same_writes); settle $DB; S2=$(plain_sql same_writes)
 SAME_MS=$(( S1 < S2 ? S1 : S2 ))
 echo "plain SQL with the job's other writes too (unmatched rows, lead states): $S1 ms, $S2 ms"
 NOOP=$(run); echo "ct4 no-op rerun:     $NOOP"

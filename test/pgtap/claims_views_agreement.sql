@@ -22,15 +22,8 @@ INSERT INTO raw.summary_daily
 SELECT 'g' || d, current_date - k, (random() * 5)::int
   FROM generate_series(1, 300) d, generate_series(0, 70) k WHERE random() < 0.3;
 -- Hand-filed claims, some under a later lead than the one that owns them.
-INSERT INTO ops.cabinet_claims_14d (driver_id, person_key, lead_id, lead_date, milestone_value,
-       amount, trips_in_window, achieved_date, window_end, evidence, run_id)
-SELECT DISTINCT ON (dl.source_pk) dl.source_pk, dl.person_key, l.lead_id, l.lead_date, 1, 25, 1,
-       l.lead_date, l.lead_date + 13, '{}', 0
-  FROM raw.module_ct_cabinet_leads l
-  JOIN canon.identity_links ll ON ll.source_table = 'module_ct_cabinet_leads' AND ll.source_pk = l.lead_id::text
-  JOIN canon.identity_links dl ON dl.source_table = 'drivers' AND dl.person_key = ll.person_key
- WHERE l.lead_id % 5 = 0 AND l.lead_date IS NOT NULL
- ORDER BY dl.source_pk, l.lead_id DESC;
+\set hand_filed_every 5
+\i test/fixtures/claims_filed_by_hand.sql
 
 CREATE FUNCTION pg_temp.agreement() RETURNS SETOF text LANGUAGE plpgsql AS $$
 DECLARE
