@@ -58,18 +58,14 @@ bool Matcher::add_person_key(Person &p, int64_t person, int type, const std::str
 
 void Matcher::add_stored_keys(int64_t person, const core::Keys &k) {
     Person &p = persons[person];
-    const std::optional<std::string> *vals[4] = {&k.phone, &k.license, &k.plate, &k.name};
-    for (int t = 0; t < 4; t++)
-        if (*vals[t]) add_person_key(p, person, t, **vals[t], 0);
+    for_each_key(k, [&](int t, const std::string &v) { add_person_key(p, person, t, v, 0); });
 }
 
 void Matcher::add_run_keys(int64_t person, const core::Keys &k) {
     Person &p = persons[person];
-    const std::optional<std::string> *vals[4] = {&k.phone, &k.license, &k.plate, &k.name};
-    for (int t = 0; t < 4; t++) {
-        if (!*vals[t]) continue;
-        if (add_person_key(p, person, t, **vals[t], version_ + 1)) p.version = ++version_;
-    }
+    for_each_key(k, [&](int t, const std::string &v) {
+        if (add_person_key(p, person, t, v, version_ + 1)) p.version = ++version_;
+    });
 }
 
 std::vector<int64_t> Matcher::identity_candidates(const core::Keys &k) const {

@@ -28,6 +28,12 @@ void for_each_search_key(const core::Keys &k, F f) {
     if (k.license) f(kLicense, *k.license);
     if (k.plate) f(kPlate, *k.plate);
 }
+// Calls f(type, value) for each key of a row, the name included.
+template <class F>
+void for_each_key(const core::Keys &k, F f) {
+    for_each_search_key(k, f);
+    if (k.name) f(kName, *k.name);
+}
 // The search keys of a row, as key ids.
 std::vector<std::string> search_key_ids(const core::Keys &k);
 

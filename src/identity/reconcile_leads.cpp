@@ -704,8 +704,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
         const Person &p = m.persons.at(l.person);
         auto r = m.driver_results.find(l.person);
         if (p.has_driver) {
-            o.stage = "DONE";
-            o.outcome = "LINKED";
+            o.stage = "DONE";  // its state row is deleted: no outcome to keep
         } else {
             o.stage = "NO_DRIVER";
             o.outcome = "NONE";
