@@ -19,7 +19,8 @@ if [ -z "${PGPORT:-}" ]; then
 fi
 export PGUSER=${PGUSER:-postgres}
 DB=ct4_bench
-psql -q -X -d postgres -c "DROP DATABASE IF EXISTS ${DB}_job" -c "DROP DATABASE IF EXISTS $DB" \
+psql -q -X -d postgres -c "DROP DATABASE IF EXISTS ${DB}_job" -c "DROP DATABASE IF EXISTS ${DB}_plain" \
+     -c "DROP DATABASE IF EXISTS $DB" \
      -c "CREATE DATABASE $DB"
 psql -q -X -d $DB -c "CREATE EXTENSION ct4_jobs CASCADE"
 q() { psql -X -q -At -d $DB -v ON_ERROR_STOP=1 "$@"; }
@@ -52,38 +53,50 @@ SELECT i, current_date - (i % 30),
                             ELSE $DRIVERS + 10 + i END AS d) dd;
 SQL
 q -c "VACUUM ANALYZE"
-# Before each timed side: dirty buffers checkpointed and the OS's dirty pages
-# written back, so that neither side runs while the other's writes (or the
-# copy of the database) are still being flushed in the background.
-settle() {
-    psql -q -X -d "$1" -c CHECKPOINT
-    sync
+# The generated database is a template that no timed side ever writes to:
+# each side runs in a fresh copy of it (CREATE DATABASE ... STRATEGY
+# file_copy). A side run in the generated database itself, or in a copy made
+# after another side, would meet that side's rolled-back persons and links as
+# dead heap tuples and index entries (168 000 links, 91 000 persons per run):
+# that cost a later run 1.5-2.5 s, or nothing once autovacuum had come by,
+# which made the figures depend on the order of the sides and on autovacuum.
+fresh() {
+    psql -q -X -d postgres -c "DROP DATABASE IF EXISTS ${DB}_plain" \
+         -c "DROP DATABASE IF EXISTS ${DB}_job" \
+         -c "CREATE DATABASE $1 TEMPLATE $DB STRATEGY file_copy"
+    prewarm "$1"
+    settle "$1"
 }
-# The job runs in a copy of the generated data: the plain SQL's rolled-back
-# rows would leave canon's tables and indexes full of dead entries, which no
-# real first run meets. (The copy starts with cold shared buffers.)
-copy_db() {
-    psql -q -X -d postgres -c "DROP DATABASE IF EXISTS ${DB}_job" \
-         -c "CREATE DATABASE ${DB}_job TEMPLATE $DB STRATEGY file_copy"
-    psql -q -X -d ${DB}_job -c CHECKPOINT
-    prewarm ${DB}_job
-}
-# Both sides start with raw and canon in shared buffers: the plain SQL runs
-# in the generated database, which is warm; the copy would otherwise start cold.
+# Both sides start with raw and canon in shared buffers (a copy starts cold).
 prewarm() {
     psql -q -X -At -d "$1" -c "CREATE EXTENSION IF NOT EXISTS pg_prewarm" \
          -c "SELECT sum(pg_prewarm(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
               WHERE n.nspname IN ('raw', 'canon') AND c.relkind IN ('r', 'i')" >/dev/null
 }
+# Before each timed side: dirty buffers checkpointed and the OS's dirty pages
+# written back (the copy, the previous side's writes), and no autovacuum
+# worker running (dropping the previous copy stops its workers).
+settle() {
+    psql -q -X -d "$1" -c CHECKPOINT
+    sync
+    for _ in $(seq 1 60); do
+        [ "$(psql -X -At -d "$1" -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" = 0 ] && break
+        sleep 1
+    done
+}
 qj() { psql -X -q -At -d ${DB}_job -v ON_ERROR_STOP=1 "$@"; }
+qp() { psql -X -q -At -d ${DB}_plain -v ON_ERROR_STOP=1 "$@"; }
 
-# The plain SQL, rolled back. With "same_writes" it also writes what the job
-# writes besides persons and links (unmatched rows, lead states), so that
-# both sides do the same work. Neither side writes keys: they are indexed on
+# The plain SQL, in its copy, rolled back. With "same_writes" it also writes
+# what the job writes besides persons and links (unmatched rows, lead
+# states), so that both sides do the same work. Neither side writes keys: they are indexed on
 # the raw tables (schema/100_identity.sql).
 plain_sql() {
     { cat <<'SQL'
 BEGIN;
+-- As the job does for its own statements (docs/identity.md): JIT compiling
+-- these few large statements costs more than it saves.
+SET LOCAL jit = off;
 CREATE TEMP TABLE t0 ON COMMIT DROP AS SELECT clock_timestamp() AS t;
 CREATE TEMP TABLE nl ON COMMIT DROP AS
 SELECT l.lead_id, l.lead_date, ct4.normalize_phone(l.phone) AS ph,
@@ -169,18 +182,18 @@ SQL
 SELECT round(extract(epoch FROM clock_timestamp() - t) * 1000) FROM t0;
 ROLLBACK;
 SQL
-    } | q | tail -1
+    } | qp | tail -1
 }
 
 run() { qj -c "SELECT round(duration_ms)::text || ' ms  ' || row(processed, newly_linked, newly_driver_mapped, still_no_candidates, conflicts, errors)::text FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')"; }
-# Each side twice, alternating, on the same data: a 2-core VM's timings
-# wander by tens of percent from one minute to the next; the best of two
-# of each is compared.
-echo "plain SQL (set-based, rolled back) and ct4 first run (in a fresh copy), twice each ..."
-prewarm $DB; settle $DB
-P1=$(plain_sql); copy_db; settle ${DB}_job; F1=$(run)
-prewarm $DB; settle $DB
-P2=$(plain_sql); copy_db; settle ${DB}_job; FIRST=$(run)
+# Each side twice, alternating, each in a fresh copy of the same data: a
+# 2-core VM's timings wander by tens of percent from one minute to the next;
+# the best of two of each is compared.
+echo "plain SQL (set-based) and ct4 first run, twice each, each in a fresh copy of the data ..."
+fresh ${DB}_plain; P1=$(plain_sql)
+fresh ${DB}_job; F1=$(run)
+fresh ${DB}_plain; P2=$(plain_sql)
+fresh ${DB}_job; FIRST=$(run)
 echo "plain SQL first run: $P1 ms, $P2 ms"
 echo "ct4 first run:       $F1"
 echo "ct4 first run:       $FIRST  (processed, linked, driver_mapped, no_candidates, conflicts, errors)"
@@ -188,10 +201,6 @@ PLAIN_MS=$(( P1 < P2 ? P1 : P2 ))
 F1_MS=${F1%% ms*}; F2_MS=${FIRST%% ms*}
 FIRST_MS=$(( F1_MS < F2_MS ? F1_MS : F2_MS ))
 echo "best of two: plain SQL ${PLAIN_MS} ms, ct4 ${FIRST_MS} ms"
-prewarm $DB; settle $DB
-S1=$(plain_sql same_writes); settle $DB; S2=$(plain_sql same_writes)
-SAME_MS=$(( S1 < S2 ? S1 : S2 ))
-echo "plain SQL with the job's other writes too (unmatched rows, lead states): $S1 ms, $S2 ms"
 NOOP=$(run); echo "ct4 no-op rerun:     $NOOP"
 WALL=$( { /usr/bin/time -f %e psql -X -q -At -d ${DB}_job -c "SELECT status FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')" >/dev/null; } 2>&1 )
 echo "ct4 no-op rerun, client wall clock incl. connect: ${WALL} s"
@@ -202,5 +211,10 @@ echo "ct4 no-op default call, again: $DEF2"
 VIEW_MS=$(qj -c "\\timing on" -c "SELECT count(*) FROM ops.v_cabinet_leads_limbo WHERE limbo_stage = 'TRIPS_NO_CLAIM'" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
 FN_MS=$(qj -c "\\timing on" -c "SELECT count(*) FROM ct4._identity_trips_no_claim(NULL, NULL, NULL, 100000000)" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p')
 echo "TRIPS_NO_CLAIM leads over all $LEADS leads: view ${VIEW_MS} ms, job's look-up (index order, per lead) ${FN_MS} ms"
+fresh ${DB}_plain; S1=$(plain_sql same_writes)
+fresh ${DB}_plain; S2=$(plain_sql same_writes)
+SAME_MS=$(( S1 < S2 ? S1 : S2 ))
+echo "plain SQL with the job's other writes too (unmatched rows, lead states): $S1 ms, $S2 ms"
 echo "ratio ct4 / plain SQL (first run): $(awk -v a="$FIRST_MS" -v b="$PLAIN_MS" 'BEGIN { printf "%.2f", a / b }')"
 echo "ratio ct4 / plain SQL with the same writes: $(awk -v a="$FIRST_MS" -v b="$SAME_MS" 'BEGIN { printf "%.2f", a / b }')"
+psql -q -X -d postgres -c "DROP DATABASE IF EXISTS ${DB}_plain"

@@ -1,8 +1,10 @@
 -- A cancel (pg_cancel_backend) in the middle of a run leaves nothing
 -- half-written. The job runs on a second connection (dblink) and is stopped
 -- deterministically in the middle: this session holds a lock on
--- canon.identity_epoch, so the run has already written its persons and links
--- (in its transaction) and waits to move the epoch when it is cancelled.
+-- canon.identity_epoch, so the run has already written its persons and
+-- removed the state rows of its done leads (in its transaction), and waits
+-- to move the epoch, before its lead-state updates and links, when it is
+-- cancelled.
 -- Not inside BEGIN: the other connection must see committed data.
 CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT plan(14);
@@ -43,8 +45,8 @@ SELECT ok(EXISTS (SELECT 1 FROM pg_locks l JOIN job ON l.pid = job.pid
           'the run waits to move the epoch');
 SELECT is((SELECT count(*) FROM pg_locks l JOIN job ON l.pid = job.pid
             WHERE l.granted AND l.mode = 'RowExclusiveLock'
-              AND l.relation IN ('canon.persons'::regclass, 'canon.identity_links'::regclass)), 2::bigint,
-          'after writing persons and links (it holds their write locks)');
+              AND l.relation IN ('canon.persons'::regclass, 'canon.identity_lead_state'::regclass)), 2::bigint,
+          'after writing persons and lead states (it holds their write locks)');
 SELECT ok(pg_cancel_backend(pid), 'the run is cancelled') FROM job;
 COMMIT;
 -- (dblink_get_result with fail => false: query_canceled is not trappable in plpgsql)
