@@ -121,13 +121,13 @@ SELECT 'module_ct_cabinet_leads', a.lead_id::text, p.person_key,
        CASE WHEN a.lead_id = a.anchor THEN 'NEW_PERSON' ELSE 'SAME_KEY' END, NULL,
        jsonb_build_object('phone', n.ph, 'license', n.li, 'name', n.nm), now(), 0
   FROM anchor a JOIN pk p USING (anchor) JOIN nl n USING (lead_id);
--- driver candidates through the expression indexes, scored, best unique >= 3
+-- driver candidates through the expression indexes (their collation "C"), scored, best unique >= 3
 CREATE TEMP TABLE cand ON COMMIT DROP AS
 SELECT DISTINCT p.person_key, d.driver_id, d.full_name, d.phone, d.license_number, d.plate, n.ph, n.li, n.pl, n.nm
   FROM pk p JOIN nl n ON n.lead_id = p.anchor
-  JOIN LATERAL (SELECT * FROM raw.drivers d WHERE ct4.normalize_phone(d.phone) = n.ph
-                UNION SELECT * FROM raw.drivers d WHERE left(ct4.normalize_license(d.license_number), 64) = n.li
-                UNION SELECT * FROM raw.drivers d WHERE left(ct4.normalize_plate(d.plate), 64) = n.pl) d ON true;
+  JOIN LATERAL (SELECT * FROM raw.drivers d WHERE (ct4.normalize_phone(d.phone) COLLATE "C") = n.ph
+                UNION SELECT * FROM raw.drivers d WHERE (left(ct4.normalize_license(d.license_number), 64) COLLATE "C") = n.li
+                UNION SELECT * FROM raw.drivers d WHERE (left(ct4.normalize_plate(d.plate), 64) COLLATE "C") = n.pl) d ON true;
 CREATE TEMP TABLE best ON COMMIT DROP AS
 SELECT person_key, driver_id, score FROM (
   SELECT s.*, rank() OVER w AS r, count(*) OVER (PARTITION BY person_key, score) AS c
@@ -185,6 +185,15 @@ SQL
     } | qp | tail -1
 }
 
+# The host's speed: a fixed CPU-bound statement, timed at the start and at the
+# end. On this VM it has taken anything from 1x to 3x its fastest time, and
+# every figure of the run moves with it; only the pairs of one run compare.
+probe() {
+    psql -X -q -At -d postgres -c "SET jit = off" -c "\\timing on" \
+         -c "SELECT count(*) FROM generate_series(1, 3000000) g WHERE g % 7 = 3" |
+        sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p'
+}
+PROBE1=$(probe)
 run() { qj -c "SELECT round(duration_ms)::text || ' ms  ' || row(processed, newly_linked, newly_driver_mapped, still_no_candidates, conflicts, errors)::text FROM ct4.reconcile_leads_pipeline(days_back => 30, row_limit => $LEADS, limbo_stages => '{NO_IDENTITY,NO_DRIVER}')"; }
 # Each side twice, alternating, each in a fresh copy of the same data: a
 # 2-core VM's timings wander by tens of percent from one minute to the next;
@@ -215,6 +224,7 @@ fresh ${DB}_plain; S1=$(plain_sql same_writes)
 fresh ${DB}_plain; S2=$(plain_sql same_writes)
 SAME_MS=$(( S1 < S2 ? S1 : S2 ))
 echo "plain SQL with the job's other writes too (unmatched rows, lead states): $S1 ms, $S2 ms"
+echo "machine speed probe (fixed CPU-bound query): ${PROBE1} ms at the start, $(probe) ms at the end"
 echo "ratio ct4 / plain SQL (first run): $(awk -v a="$FIRST_MS" -v b="$PLAIN_MS" 'BEGIN { printf "%.2f", a / b }')"
 echo "ratio ct4 / plain SQL with the same writes: $(awk -v a="$FIRST_MS" -v b="$SAME_MS" 'BEGIN { printf "%.2f", a / b }')"
 psql -q -X -d postgres -c "DROP DATABASE IF EXISTS ${DB}_plain"

@@ -18,7 +18,11 @@ CREATE TABLE canon.identity_links (
     run_id       bigint      NOT NULL,
     PRIMARY KEY (source_table, source_pk)
 );
-CREATE INDEX identity_links_person_idx ON canon.identity_links (person_key, source_table);
+-- A person's rows: its leads here, its driver in the index below. Two
+-- partial indexes instead of one on (person_key, source_table): every query
+-- asks for one kind, and a driver link goes into one person index, not two.
+CREATE INDEX identity_links_person_leads_idx ON canon.identity_links (person_key)
+    WHERE source_table = 'module_ct_cabinet_leads';
 -- C0 rule 3: a person has at most one linked driver.
 CREATE UNIQUE INDEX identity_links_one_driver_per_person
     ON canon.identity_links (person_key) WHERE source_table = 'drivers';

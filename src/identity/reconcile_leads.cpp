@@ -401,13 +401,16 @@ struct KeyLists {
 };
 
 // The search-key expressions of the expression indexes in
-// schema/100_identity.sql (on raw leads as l, on raw.drivers as d).
-#define CT4_KEYS_MATCH(t)                              \
-    "(ct4.normalize_phone(" t                          \
-    ".phone) = ANY($1)"                                \
-    " OR pg_catalog.\"left\"(ct4.normalize_license(" t \
-    ".license_number), 64) = ANY($2)"                  \
-    " OR pg_catalog.\"left\"(ct4.normalize_plate(" t ".plate), 64) = ANY($3))"
+// schema/100_identity.sql (on raw leads as l, on raw.drivers as d), compared
+// in the indexes' collation "C".
+#define CT4_KEYS_MATCH(t)                                       \
+    "((ct4.normalize_phone(" t                                  \
+    ".phone) COLLATE pg_catalog.\"C\") = ANY($1)"               \
+    " OR (pg_catalog.\"left\"(ct4.normalize_license(" t         \
+    ".license_number), 64) COLLATE pg_catalog.\"C\") = ANY($2)" \
+    " OR (pg_catalog.\"left\"(ct4.normalize_plate(" t           \
+    ".plate), 64) COLLATE pg_catalog.\"C\")"                    \
+    " = ANY($3))"
 
 // One query: every stored person linked to a raw lead that shares a not yet
 // queried search key of `leads`, plus the persons in `person_keys`, each with
@@ -432,13 +435,16 @@ void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
         "    JOIN canon.identity_links li"
         "      ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = l.lead_id::text"
         "   WHERE " CT4_KEYS_MATCH("l") " UNION SELECT unnest($4::bigint[]))"
-        " SELECT il.person_key, il.source_table = 'drivers',"
-        "        coalesce(l.full_name, d.full_name), coalesce(l.phone, d.phone),"
-        "        coalesce(l.license_number, d.license_number), coalesce(l.plate, d.plate)"
-        "   FROM p JOIN canon.identity_links il ON il.person_key = p.person_key"
-        "   LEFT JOIN raw.module_ct_cabinet_leads l"
-        "     ON il.source_table = 'module_ct_cabinet_leads' AND l.lead_id::text = il.source_pk"
-        "   LEFT JOIN raw.drivers d ON il.source_table = 'drivers' AND d.driver_id = il.source_pk",
+        // Its leads and its driver, each through its partial person index.
+        " SELECT il.person_key, false, l.full_name, l.phone, l.license_number, l.plate"
+        "   FROM p JOIN canon.identity_links il"
+        "     ON il.source_table = 'module_ct_cabinet_leads' AND il.person_key = p.person_key"
+        "   LEFT JOIN raw.module_ct_cabinet_leads l ON l.lead_id::text = il.source_pk"
+        " UNION ALL"
+        " SELECT il.person_key, true, d.full_name, d.phone, d.license_number, d.plate"
+        "   FROM p JOIN canon.identity_links il"
+        "     ON il.source_table = 'drivers' AND il.person_key = p.person_key"
+        "   LEFT JOIN raw.drivers d ON d.driver_id = il.source_pk",
         {pg::p_text_array(q.values[0]), pg::p_text_array(q.values[1]),
          pg::p_text_array(q.values[2]), pg::p_int8_array(wanted)},
         true);
