@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
+#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 #include <string>
@@ -920,6 +921,22 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     // Links: evidence is binary jsonb (identity/evidence.hpp) and travels as
     // one jsonb[]: nothing is parsed.
     LinkRows lr = links.get();
+    // Nothing of what the run decided is needed any more: it is freed on a
+    // second thread during the links insert (the matcher alone is about a
+    // million small blocks; freeing them took 0.2 s). The last owner of
+    // `done` is the thread's body, so the frees happen there.
+    struct Done {
+        Matcher m;
+        Scope scope;
+        Skipped skipped;
+        std::vector<LeadOutcome> out;
+    };
+    auto done = std::make_shared<Done>(
+        Done{std::move(m), std::move(scope), std::move(skipped), std::move(out)});
+    core::Background<bool> freeing([d = std::move(done)](const std::atomic<bool> &) mutable {
+        d.reset();
+        return true;
+    });
     if (!lr.pk.empty())
         spi.exec(
             "INSERT INTO canon.identity_links"
