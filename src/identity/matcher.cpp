@@ -16,12 +16,6 @@ std::string key_id(int type, const std::string &value) {
     return s;
 }
 
-std::vector<std::string> search_key_ids(const core::Keys &k) {
-    std::vector<std::string> out;
-    for_each_search_key(k, [&](int t, const std::string &v) { out.push_back(key_id(t, v)); });
-    return out;
-}
-
 KeyPresence presence_of(const core::CandidateKeys &k) {
     return {!k.phones.empty(), !k.licenses.empty(), !k.plates.empty()};
 }
@@ -70,10 +64,10 @@ void Matcher::add_run_keys(int64_t person, const core::Keys &k) {
 
 std::vector<int64_t> Matcher::identity_candidates(const core::Keys &k) const {
     std::vector<int64_t> out;
-    for (const auto &kid : search_key_ids(k)) {
-        const KeyEntry *e = find_key(kid);
-        if (e) out.insert(out.end(), e->persons.begin(), e->persons.end());
-    }
+    for_each_search_key(k, [&](int t, const std::string &v) {
+        if (const KeyEntry *e = find_key(t, v))
+            out.insert(out.end(), e->persons.begin(), e->persons.end());
+    });
     std::sort(out.begin(), out.end());
     out.erase(std::unique(out.begin(), out.end()), out.end());
     return out;
@@ -100,50 +94,54 @@ void Matcher::eval_identity(Lead &l) {
 bool Matcher::identity_stale(const Lead &l) const {
     if (l.person != 0 || l.error || l.skipped) return false;
     if (l.eval_version < 0) return true;
-    for (const auto &kid : search_key_ids(l.keys)) {
-        const KeyEntry *e = find_key(kid);
-        if (e && e->version > l.eval_version) return true;
-    }
+    if (any_search_key(l.keys, [&](int t, const std::string &v) {
+            const KeyEntry *e = find_key(t, v);
+            return e && e->version > l.eval_version;
+        }))
+        return true;
     for (const auto &c : l.ranked)
         if (persons.at(c.index).version > l.eval_version) return true;
     return false;
 }
 
 bool Matcher::touched_by_run(const Lead &l) const {
-    for (const auto &kid : search_key_ids(l.keys)) {
-        const KeyEntry *e = find_key(kid);
-        if (!e) continue;
+    return any_search_key(l.keys, [&](int t, const std::string &v) {
+        const KeyEntry *e = find_key(t, v);
+        if (!e) return false;
         if (e->version > 0) return true;
         for (int64_t p : e->persons)
             if (persons.at(p).version > 0) return true;
-    }
-    return false;
+        return false;
+    });
 }
 
 void Matcher::reserve(size_t n) {
     persons.reserve(n);
     driver_results.reserve(n);
-    keys_.reserve(3 * n);
+    keys_.reserve(4 * n);
     driver_ids_.reserve(n);
     drivers.reserve(n);
 }
 
 void Matcher::add_driver(Driver d) {
-    if (!driver_ids_.insert(d.id).second) return;
+    bool &loaded = driver_ids_[d.id];
+    if (loaded) return;
+    loaded = true;
     size_t i = drivers.size();
-    for (const auto &kid : search_key_ids(d.keys)) keys_[kid].drivers.push_back(i);
+    for_each_search_key(
+        d.keys, [&](int t, const std::string &v) { keys_[key_id(t, v)].drivers.push_back(i); });
     drivers.push_back(std::move(d));
 }
 
 void Matcher::persons_of_drivers(const core::Keys &k, std::vector<int64_t> &out) const {
-    for (const auto &kid : search_key_ids(k)) {
-        const KeyEntry *e = find_key(kid);
-        if (!e) continue;
+    for_each_search_key(k, [&](int t, const std::string &v) {
+        const KeyEntry *e = find_key(t, v);
+        if (!e) return;
         for (size_t i : e->drivers) {
             int64_t p = drivers[i].linked_person;
             if (p && !is_temp_person(p) && !loaded_persons.count(p)) out.push_back(p);
         }
-    }
+    });
 }
 
 bool Matcher::driver_step_due(int64_t person) const {
@@ -160,7 +158,7 @@ void Matcher::eval_driver(int64_t person) {
     const std::vector<std::string> *vals[3] = {&p.keys.phones, &p.keys.licenses, &p.keys.plates};
     for (int t = 0; t < 3; t++)
         for (const auto &v : *vals[t]) {
-            const KeyEntry *e = find_key(key_id(t, v));
+            const KeyEntry *e = find_key(t, v);
             if (e) cands.insert(cands.end(), e->drivers.begin(), e->drivers.end());
         }
     std::sort(cands.begin(), cands.end());

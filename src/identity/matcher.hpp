@@ -6,6 +6,7 @@
 #pragma once
 
 #include "core/match.hpp"
+#include "core/string_map.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -34,8 +35,12 @@ void for_each_key(const core::Keys &k, F f) {
     for_each_search_key(k, f);
     if (k.name) f(kName, *k.name);
 }
-// The search keys of a row, as key ids.
-std::vector<std::string> search_key_ids(const core::Keys &k);
+// True when pred(type, value) holds for a search key of a row (stops there).
+template <class P>
+bool any_search_key(const core::Keys &k, P pred) {
+    return (k.phone && pred(kPhone, *k.phone)) || (k.license && pred(kLicense, *k.license)) ||
+           (k.plate && pred(kPlate, *k.plate));
+}
 
 // Handles of persons made in this run sort after every stored person_key, in
 // creation order, which is also the order their real keys get.
@@ -151,12 +156,11 @@ class Matcher {
         int64_t version = 0;           // last change in this run (0: none)
         bool queried = false, driver_queried = false;  // looked up in identity_keys / raw.drivers
     };
-    const KeyEntry *find_key(const std::string &kid) const {
-        auto it = keys_.find(kid);
-        return it == keys_.end() ? nullptr : &it->second;
+    const KeyEntry *find_key(int type, const std::string &value) const {
+        return keys_.find(key_id(type, value));
     }
-    std::unordered_map<std::string, KeyEntry> keys_;
-    std::unordered_set<std::string> driver_ids_;
+    core::StringMap<KeyEntry> keys_;    // by key id
+    core::StringMap<bool> driver_ids_;  // loaded drivers
 };
 
 }  // namespace ct4::identity
