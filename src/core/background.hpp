@@ -41,6 +41,9 @@ class Background {
             thread_ = std::thread([this] { job_(); });
         } catch (const std::system_error &) {
             // no thread: get() runs the body
+        } catch (...) {
+            pthread_sigmask(SIG_SETMASK, &old, nullptr);
+            throw;
         }
         pthread_sigmask(SIG_SETMASK, &old, nullptr);
     }

@@ -154,7 +154,7 @@ class Matcher {
         std::vector<int64_t> persons;  // persons holding the key
         std::vector<size_t> drivers;   // loaded drivers holding it (index in drivers)
         int64_t version = 0;           // last change in this run (0: none)
-        bool queried = false, driver_queried = false;  // looked up in identity_keys / raw.drivers
+        bool queried = false, driver_queried = false;  // looked up in raw leads / raw.drivers
     };
     const KeyEntry *find_key(int type, const std::string &value) const {
         return keys_.find(key_id(type, value));

@@ -923,7 +923,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     LinkRows lr = links.get();
     // Nothing of what the run decided is needed any more: it is freed on a
     // second thread during the links insert (the matcher alone is about a
-    // million small blocks; freeing them took 0.2 s). The last owner of
+    // million small blocks; freeing them took 0.3 s). The last owner of
     // `done` is the thread's body, so the frees happen there.
     struct Done {
         Matcher m;
