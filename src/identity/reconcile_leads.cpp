@@ -19,13 +19,10 @@
 
 #include <algorithm>
 #include <atomic>
-#include <map>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
 #include <string>
-#include <string_view>
-#include <tuple>
 #include <vector>
 
 namespace ct4::identity {
@@ -581,7 +578,7 @@ bool driver_pass(Spi &spi, Matcher &m) {
 
 struct LeadOutcome {
     std::string stage, outcome;
-    OptStr unmatched_code, details;
+    OptStr unmatched_code;
 };
 
 const char *lead_unmatched_code(Decision d) {
@@ -812,8 +809,8 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     const Matcher &cm = m;
     core::Background<LinkRows> links(
         [&](const std::atomic<bool> &stop) { return build_link_rows(cm, real, stop); });
-    size_t link_count = cm.new_driver_links.size();
-    for (const Lead &l : cm.leads) link_count += l.linked_now && !l.error;
+    // The links the thread builds: every lead and driver linked now.
+    int64_t link_count = c.newly_linked + c.newly_driver_mapped;
 
     // Today's unmatched rows: refreshed in place, and removed for leads that
     // no longer have an unmatched outcome.

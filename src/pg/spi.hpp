@@ -61,8 +61,9 @@ class Spi {
     uint64_t exec(const char *sql, const std::vector<Param> &params, bool read_only = false);
     // For a statement run once per batch: planned on first use with a
     // generic plan (the values never shape the plan, and thousands-element
-    // arrays cost no per-element selectivity estimate) and kept for the life
-    // of the connection, keyed by the address of `sql` (a string literal).
+    // arrays cost no per-element selectivity estimate) and kept until this
+    // Spi finishes (SPI frees it then), keyed by the address of `sql` (a
+    // string literal).
     // The parameter types must be the same on every call.
     uint64_t exec_planned(const char *sql, std::initializer_list<Param> params,
                           bool read_only = false);
