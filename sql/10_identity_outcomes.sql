@@ -3,7 +3,7 @@
 -- 4xx new person, 5xx no candidates, 6xx invalid data, 7xx driver codes,
 -- 8xx two sign-ups of one person, 9xx NULL lead_date.
 TRUNCATE raw.module_ct_cabinet_leads, raw.drivers, canon.persons, canon.identity_links,
-         canon.identity_unmatched, canon.identity_link_removals,
+         canon.identity_unmatched, canon.identity_link_removals, canon.identity_blocks,
          canon.identity_lead_state, ct4.job_runs RESTART IDENTITY CASCADE;
 -- Persons already known (as an earlier run would have left them).
 INSERT INTO canon.persons (person_key) VALUES (1), (2), (3), (4), (5), (6), (7);

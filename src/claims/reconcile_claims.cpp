@@ -159,11 +159,13 @@ Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
     if (job.try_lock()) {
         // Decisions and filing see one ledger: other writers wait for the commit.
         if (!dry_run) spi.exec("LOCK TABLE ops.cabinet_claims_14d IN SHARE ROW EXCLUSIVE MODE");
-        auto d = ct4::claims::decide_scope(
-            spi, {days_back, row_limit, !only_gaps, true, !dry_run},
-            [&](int64_t done, int64_t total, int64_t decided) {
-                job.progress(done, total, {{"drivers", total}, {"rows_decided", decided}});
-            });
+        auto d =
+            ct4::claims::decide_scope(spi, {days_back, row_limit, !only_gaps, true, !dry_run},
+                                      [&](int64_t done, int64_t total, int64_t decided) {
+                                          job.progress("deciding", done, total, "drivers", [&] {
+                                              return Counters{{"rows_decided", decided}};
+                                          });
+                                      });
         for (const auto &r : d.rows) {
             processed++;
             if (r.is_gap()) gaps++;

@@ -197,8 +197,10 @@ Datum check_alerts(FunctionCallInfo fcinfo, TimestampTz as_of) {
     int64_t evaluated = 0, skipped = 0;
     for (size_t i = 0; i < rules.size(); i++) {
         const Rule &rule = rules[i];
-        run.progress((int64_t)i, (int64_t)rules.size(),
-                     {{"rules_evaluated", evaluated}, {"alerts_raised", (int64_t)alerts.size()}});
+        run.progress("rules", (int64_t)i, (int64_t)rules.size(), "rules", [&] {
+            return ct4::jobs::Counters{{"rules_evaluated", evaluated},
+                                       {"alerts_raised", (int64_t)alerts.size()}};
+        });
         auto ev = evaluators().find(rule.code);
         const char *why = nullptr;
         if (ev == evaluators().end()) {

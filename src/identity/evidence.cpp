@@ -93,6 +93,51 @@ void candidate(JsonbWriter &w, int64_t person_key, const core::Score &s) {
     w.end_object();
 }
 
+// Up to kMaxListed of `list` under `key`, best first.
+void candidates(JsonbWriter &w, const char *key, const std::vector<core::Scored> &list,
+                const PersonKeyOf &real) {
+    w.key(key);
+    w.begin_array();
+    for (size_t i = 0; i < list.size() && i < kMaxListed; i++)
+        candidate(w, real(list[i].index), list[i].score);
+    w.end_array();
+}
+
+const char *const kBlockedReason =
+    "the best candidate was unlinked from this row (ct4.unlink); ct4.unblock lifts the block";
+
+// Drivers of `list` (indexes into m.drivers), best first (score, driver_id).
+void driver_candidates(JsonbWriter &w, const char *key, const Matcher &m,
+                       std::vector<core::Scored> list, const PersonKeyOf &real) {
+    std::stable_sort(list.begin(), list.end(), [&](const core::Scored &a, const core::Scored &b) {
+        if (a.score.total != b.score.total) return a.score.total > b.score.total;
+        return m.drivers[(size_t)a.index].id < m.drivers[(size_t)b.index].id;
+    });
+    w.key(key);
+    w.begin_array();
+    for (size_t i = 0; i < list.size() && i < kMaxListed; i++) {
+        const Driver &d = m.drivers[(size_t)list[i].index];
+        w.begin_object();
+        str_field(w, "driver_id", d.id);
+        num(w, "score", list[i].score.total);
+        str_field(w, "rule", core::match_rule(list[i].score));
+        w.key("linked_person_key");
+        if (d.linked_person)
+            w.int64(real(d.linked_person));
+        else
+            w.null();
+        w.end_object();
+    }
+    w.end_array();
+}
+
+void string_list(JsonbWriter &w, const char *key, const std::vector<std::string> &v) {
+    w.key(key);
+    w.begin_array();
+    for (const auto &s : v) w.string(s);
+    w.end_array();
+}
+
 void missing(JsonbWriter &w, const core::Keys &k) {
     w.key("missing");
     w.begin_array();
@@ -155,15 +200,21 @@ void lead_unmatched_details(JsonbWriter &w, const Matcher &m, const Lead &l,
     w.reset();
     w.begin_object();
     keys(w, "keys", l.keys);
+    if (l.blocked) {
+        // C0 rule 2: the best candidate is a person this row was unlinked from.
+        num(w, "threshold", m.settings().link_threshold);
+        candidates(w, "blocked", l.blocked_ranked, real);
+        candidates(w, "candidates", l.ranked, real);
+        int_field(w, "candidates_total", (int64_t)(l.ranked.size() + l.blocked_ranked.size()));
+        str_field(w, "reason", kBlockedReason);
+        w.end_object();
+        return;
+    }
     switch (l.decision) {
         case core::Decision::Ambiguous:
         case core::Decision::WeakMatch: {
             num(w, "threshold", m.settings().link_threshold);
-            w.key("candidates");
-            w.begin_array();
-            for (size_t i = 0; i < l.ranked.size() && i < kMaxListed; i++)
-                candidate(w, real(l.ranked[i].index), l.ranked[i].score);
-            w.end_array();
+            candidates(w, "candidates", l.ranked, real);
             int_field(w, "candidates_total", (int64_t)l.ranked.size());
             break;
         }
@@ -203,23 +254,30 @@ void driver_unmatched_details(JsonbWriter &w, const Matcher &m, int64_t person,
     w.begin_object();
     int_field(w, "person_key", real(person));
     num(w, "threshold", m.settings().link_threshold);
-    w.key("candidates");
-    w.begin_array();
-    for (size_t i = 0; i < r.ranked.size() && i < kMaxListed; i++) {
-        const Driver &d = m.drivers[(size_t)r.ranked[i].index];
+    if (r.blocked) driver_candidates(w, "blocked", m, r.blocked_ranked, real);
+    driver_candidates(w, "candidates", m, r.ranked, real);
+    int_field(w, "candidates_total", (int64_t)(r.ranked.size() + r.blocked_ranked.size()));
+    if (r.blocked) {
+        str_field(w, "reason",
+                  "the best driver was unlinked from this person (ct4.unlink); ct4.unblock lifts "
+                  "the block");
+    } else if (r.decision == core::Decision::NoCandidates) {
+        // DRIVER_NO_CANDIDATES: what was searched, so that nobody needs the
+        // normalizers to find out why the person has no driver.
+        const core::CandidateKeys &k = m.persons.at(person).keys;
+        w.key("searched");
         w.begin_object();
-        str_field(w, "driver_id", d.id);
-        num(w, "score", r.ranked[i].score.total);
-        str_field(w, "rule", core::match_rule(r.ranked[i].score));
-        w.key("linked_person_key");
-        if (d.linked_person)
-            w.int64(real(d.linked_person));
-        else
-            w.null();
+        string_list(w, "phones", k.phones);
+        string_list(w, "licenses", k.licenses);
+        string_list(w, "plates", k.plates);
         w.end_object();
+        if (!r.blocked_ranked.empty()) driver_candidates(w, "blocked", m, r.blocked_ranked, real);
+        str_field(
+            w, "reason",
+            r.blocked_ranked.empty()
+                ? "no raw.drivers row shares a phone, license or plate with the person"
+                : "the only drivers sharing a key were unlinked from this person (ct4.unlink)");
     }
-    w.end_array();
-    int_field(w, "candidates_total", (int64_t)r.ranked.size());
     w.end_object();
 }
 

@@ -73,12 +73,49 @@ std::vector<int64_t> Matcher::identity_candidates(const core::Keys &k) const {
     return out;
 }
 
+namespace {
+// C0 rule 2: a blocked (row, candidate) pair is set apart before ranking, so
+// the others decide as usual. Moves the blocked ones of `ranked` into
+// `blocked`.
+template <class IsBlocked>
+void set_apart_blocked(std::vector<core::Scored> &ranked, std::vector<core::Scored> &blocked,
+                       IsBlocked is_blocked) {
+    blocked.clear();
+    auto rest = std::stable_partition(ranked.begin(), ranked.end(),
+                                      [&](const core::Scored &c) { return !is_blocked(c); });
+    blocked.assign(rest, ranked.end());
+    ranked.erase(rest, ranked.end());
+}
+// True when, with the blocked candidates back among the others, one of them
+// would be the unique best the rules link to (the outcome is then BLOCKED).
+template <class Decide>
+bool blocked_would_link(const std::vector<core::Scored> &ranked,
+                        const std::vector<core::Scored> &blocked, Decide decide) {
+    if (blocked.empty()) return false;
+    std::vector<core::Scored> all(ranked);
+    all.insert(all.end(), blocked.begin(), blocked.end());
+    if (decide(all) != Decision::Link) return false;
+    return std::any_of(blocked.begin(), blocked.end(),
+                       [&](const core::Scored &b) { return b.index == all[0].index; });
+}
+}  // namespace
+
 void Matcher::eval_identity(Lead &l) {
     l.ranked.clear();
     for (int64_t p : identity_candidates(l.keys))
         l.ranked.push_back({p, core::score_candidate(l.keys, persons.at(p).keys, settings_)});
+    set_apart_blocked(l.ranked, l.blocked_ranked, [&](const core::Scored &c) {
+        return std::find(l.blocked_persons.begin(), l.blocked_persons.end(), c.index) !=
+               l.blocked_persons.end();
+    });
     l.decision = core::decide_identity(l.raw, l.keys, l.ranked, settings_);
-    if (l.decision == Decision::Link) {
+    l.blocked = l.decision != Decision::Link &&
+                blocked_would_link(l.ranked, l.blocked_ranked, [&](std::vector<core::Scored> &all) {
+                    return core::decide_identity(l.raw, l.keys, all, settings_);
+                });
+    if (l.blocked) {
+        // no link, no new person: a person must decide
+    } else if (l.decision == Decision::Link) {
         l.person = l.ranked[0].index;
         l.linked_now = true;
         l.linked_keys = presence_of(persons.at(l.person).keys);
@@ -92,27 +129,17 @@ void Matcher::eval_identity(Lead &l) {
 }
 
 bool Matcher::identity_stale(const Lead &l) const {
-    if (l.person != 0 || l.error || l.skipped) return false;
+    if (l.person != 0 || l.error) return false;
     if (l.eval_version < 0) return true;
     if (any_search_key(l.keys, [&](int t, const std::string &v) {
             const KeyEntry *e = find_key(t, v);
             return e && e->version > l.eval_version;
         }))
         return true;
-    for (const auto &c : l.ranked)
-        if (persons.at(c.index).version > l.eval_version) return true;
+    for (const auto *list : {&l.ranked, &l.blocked_ranked})
+        for (const auto &c : *list)
+            if (persons.at(c.index).version > l.eval_version) return true;
     return false;
-}
-
-bool Matcher::touched_by_run(const Lead &l) const {
-    return any_search_key(l.keys, [&](int t, const std::string &v) {
-        const KeyEntry *e = find_key(t, v);
-        if (!e) return false;
-        if (e->version > 0) return true;
-        for (int64_t p : e->persons)
-            if (persons.at(p).version > 0) return true;
-        return false;
-    });
 }
 
 void Matcher::reserve(size_t n) {
@@ -166,6 +193,11 @@ void Matcher::eval_driver(int64_t person) {
     r.ranked.clear();
     for (size_t i : cands)
         r.ranked.push_back({(int64_t)i, core::score_candidate(drivers[i].keys, p.keys, settings_)});
+    set_apart_blocked(r.ranked, r.blocked_ranked, [&](const core::Scored &c) {
+        const std::string &id = drivers[(size_t)c.index].id;
+        return std::find(p.blocked_drivers.begin(), p.blocked_drivers.end(), id) !=
+               p.blocked_drivers.end();
+    });
     // Ties are ordered by driver_id, not by load order, so runs are deterministic.
     r.decision = core::decide_driver(r.ranked, settings_);
     if (r.decision == Decision::Ambiguous || r.decision == Decision::WeakMatch) {
@@ -176,19 +208,21 @@ void Matcher::eval_driver(int64_t person) {
                              return drivers[(size_t)a.index].id < drivers[(size_t)b.index].id;
                          });
     }
-    r.conflict = false;
-    if (r.decision == Decision::Link) {
+    int64_t taken_by =
+        r.decision == Decision::Link ? drivers[(size_t)r.ranked[0].index].linked_person : 0;
+    r.conflict = taken_by != 0 && taken_by != person;
+    r.blocked = (r.decision != Decision::Link || r.conflict) &&
+                blocked_would_link(r.ranked, r.blocked_ranked, [&](std::vector<core::Scored> &all) {
+                    return core::decide_driver(all, settings_);
+                });
+    if (r.decision == Decision::Link && !r.conflict) {
         Driver &d = drivers[(size_t)r.ranked[0].index];
-        if (d.linked_person != 0 && d.linked_person != person) {
-            r.conflict = true;
-        } else {
-            d.linked_person = person;
-            p.has_driver = true;
-            r.person_keys = presence_of(p.keys);
-            r.linked_now = true;
-            new_driver_links.push_back(person);
-            add_run_keys(person, d.keys);
-        }
+        d.linked_person = person;
+        p.has_driver = true;
+        r.person_keys = presence_of(p.keys);
+        r.linked_now = true;
+        new_driver_links.push_back(person);
+        add_run_keys(person, d.keys);
     }
     r.checked_version = persons.at(person).version;
 }

@@ -59,14 +59,15 @@ KeyPresence presence_of(const core::CandidateKeys &k);
 struct Person {
     core::CandidateKeys keys;
     bool has_driver = false;
-    int64_t version = 0;  // last change of its keys in this run (0: none)
+    int64_t version = 0;                       // last change of its keys in this run (0: none)
+    std::vector<std::string> blocked_drivers;  // ct4.unlink: never its driver (C0 rule 2)
 };
 
 struct Lead {
     int64_t id = 0;
     size_t order = 0;                 // position in the run's scope
     std::string stage, prev_outcome;  // from canon.identity_lead_state
-    bool skipped = false;             // fresh: checked today at this epoch
+    int64_t state_version = 0;        // its state row's version when read
     bool loaded = false;              // raw fields read
     core::RawFields raw;
     core::Keys keys;
@@ -76,6 +77,12 @@ struct Lead {
     core::Decision decision = core::Decision::NoCandidates;
     std::vector<core::Scored> ranked;  // identity candidates (index = person)
     KeyPresence linked_keys;           // the person's keys when the lead linked to it
+    // C0 rule 2: persons this lead must never link to again (ct4.unlink), the
+    // candidates among them (set apart before ranking), and whether one of
+    // them would have been the unique best (outcome BLOCKED, no link).
+    std::vector<int64_t> blocked_persons;
+    std::vector<core::Scored> blocked_ranked;
+    bool blocked = false;
 };
 
 struct Driver {
@@ -86,7 +93,9 @@ struct Driver {
 
 struct DriverResult {
     core::Decision decision = core::Decision::NoCandidates;
-    std::vector<core::Scored> ranked;  // index = position in Matcher::drivers
+    std::vector<core::Scored> ranked;          // index = position in Matcher::drivers
+    std::vector<core::Scored> blocked_ranked;  // candidates blocked for the person
+    bool blocked = false;                      // one of them would have been the unique best
     bool conflict = false;
     bool linked_now = false;
     int64_t checked_version = -1;
@@ -129,8 +138,6 @@ class Matcher {
     void eval_identity(Lead &l);
     // True when something the lead's last decision used has changed since.
     bool identity_stale(const Lead &l) const;
-    // True when the run touched a person that holds one of the lead's keys.
-    bool touched_by_run(const Lead &l) const;
 
     // Driver step for a person without a driver.
     bool driver_step_due(int64_t person) const;

@@ -11,6 +11,7 @@
 #include "core/match.hpp"
 #include "identity/evidence.hpp"
 #include "identity/matcher.hpp"
+#include "identity/scope.hpp"
 #include "jobs/job_run.hpp"
 #include "pg/args.hpp"
 #include "pg/datum.hpp"
@@ -19,6 +20,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <unordered_map>
 #include <unordered_set>
@@ -84,233 +86,23 @@ core::MatchSettings read_settings(Spi &spi) {
     return s;
 }
 
-bool has(const std::vector<std::string> &v, const char *s) {
-    return std::find(v.begin(), v.end(), s) != v.end();
-}
-
-// ---- scope -----------------------------------------------------------------
-
-// A pending lead in scope, with what identity_lead_state says of it.
-struct WorkItem {
-    int64_t id;
-    std::string stage, outcome;
-    bool fresh;  // checked today at the current epoch: same outcome again
-};
-
-struct Scope {
-    int64_t processed = 0;
-    std::vector<WorkItem> work;  // pending leads in scope, in lead order
-};
-
-struct Extra {
-    int64_t id;
-    bool null_date, pending;
-    int32_t date;
-    WorkItem w;
-};
-
-// Columns 0, 2, 3, 4 of the state queries below: lead_id, stage, outcome, fresh.
-WorkItem read_work_item(const pg::RowReader &r) {
-    return {r.int8(0), r.text(2).value_or("NEW"), r.text(3).value_or(""), r.boolean(4)};
-}
-
-Scope compute_scope(Spi &spi, const Args &a, int64_t epoch) {
-    Scope sc;
-    std::vector<std::optional<std::string>> state_stages;
-    if (a.process_limbo && has(a.limbo_stages, "NO_IDENTITY")) {
-        state_stages.emplace_back("NEW");
-        state_stages.emplace_back("NO_IDENTITY");
-    }
-    if (a.process_limbo && has(a.limbo_stages, "NO_DRIVER")) state_stages.emplace_back("NO_DRIVER");
-    bool tnc = a.process_limbo && has(a.limbo_stages, "TRIPS_NO_CLAIM");
-    int64_t limit = a.row_limit;
-
-    // Limbo leads outside the recent range (all of them without process_recent):
-    // pending ones from the state index, TRIPS_NO_CLAIM ones (they need nothing
-    // from this job but count as processed). Only the first `limit` of their
-    // union can be in scope, so each list is cut at `limit`, and TRIPS_NO_CLAIM
-    // leads are looked for only before the last pending lead of a full list.
-    std::vector<Extra> pend, tncs;
-    if (!state_stages.empty()) {
-        spi.exec(
-            "SELECT s.lead_id, s.lead_date, s.stage, s.outcome,"
-            "       coalesce(s.stage IN ('NO_IDENTITY', 'NO_DRIVER') AND s.checked_epoch = $5"
-            "                AND s.checked_on = CURRENT_DATE, false)"
-            "  FROM canon.identity_lead_state s"
-            "  WHERE s.stage = ANY($1)"
-            "    AND (NOT $2 OR s.lead_date IS NULL OR s.lead_date < CURRENT_DATE - $3)"
-            "  ORDER BY s.lead_date NULLS LAST, s.lead_id LIMIT $4",
-            {pg::p_text_array(state_stages), pg::p_bool(a.process_recent), pg::p_int4(a.days_back),
-             pg::p_int8(limit), pg::p_int8(epoch)},
-            true);
-        pg::RowReader r(spi);
-        for (uint64_t i = 0; i < spi.rows(); i++) {
-            r.load(i);
-            pend.push_back({r.int8(0), r.is_null(1), true, r.int4(1), read_work_item(r)});
-        }
-    }
-    if (tnc) {
-        bool bounded = (int64_t)pend.size() == limit;
-        // A full pending list bounds the search at its last lead; one ending
-        // in a NULL date bounds nothing (every dated lead sorts before it).
-        pg::Param bdate = pg::p_null(DATEOID);
-        pg::Param bid = pg::p_int8(0);
-        if (bounded && !pend.back().null_date) {
-            bdate = pg::p_date(pend.back().date);
-            bid = pg::p_int8(pend.back().id);
-        }
-        spi.exec(
-            "SELECT t.lead_id, t.lead_date FROM ct4._identity_trips_no_claim("
-            "  CASE WHEN $1 THEN CURRENT_DATE - $2 END, $3, $4, $5) t",
-            {pg::p_bool(a.process_recent), pg::p_int4(a.days_back), bdate, bid, pg::p_int8(limit)},
-            true);
-        pg::RowReader r(spi);
-        for (uint64_t i = 0; i < spi.rows(); i++) {
-            r.load(i);
-            tncs.push_back({r.int8(0), false, false, r.int4(1), {}});  // never NULL-dated
-        }
-    }
-    // Merge in lead order (NULL dates last); a lead in both lists is pending.
-    std::vector<Extra> extras;
-    {
-        auto before = [](const Extra &x, const Extra &y) {
-            if (x.null_date != y.null_date) return y.null_date;
-            if (x.null_date) return x.id < y.id;
-            if (x.date != y.date) return x.date < y.date;
-            return x.id < y.id;
-        };
-        size_t i = 0, j = 0;
-        while (i < pend.size() || j < tncs.size()) {
-            if (j == tncs.size() || (i < pend.size() && !before(tncs[j], pend[i]))) {
-                if (j < tncs.size() && tncs[j].id == pend[i].id) j++;
-                extras.push_back(std::move(pend[i++]));
-            } else {
-                extras.push_back(std::move(tncs[j++]));
-            }
-        }
-    }
-    auto take = [&](bool null_dates) {
-        for (auto &e : extras) {
-            if (e.null_date != null_dates || sc.processed >= limit) continue;
-            sc.processed++;
-            if (e.pending) sc.work.push_back(std::move(e.w));
-        }
-    };
-    if (!a.process_recent) {
-        take(false);
-        take(true);
-        return sc;
-    }
-    // Order of the scope: older limbo leads, the recent range, NULL-dated limbo leads.
-    take(false);
-    int64_t room = limit - sc.processed;
-    if (room > 0) {
-        // Counted up to room + 1 (no order needed): more than room means the
-        // limit cuts the range.
-        auto n = spi.scalar_int8(
-            "SELECT count(*) FROM (SELECT 1 FROM raw.module_ct_cabinet_leads l"
-            " WHERE l.lead_date >= CURRENT_DATE - $1 LIMIT $2) r",
-            {pg::p_int4(a.days_back), pg::p_int8(room + 1)});
-        int64_t recent = std::min(n.value_or(0), room);
-        pg::Param bdate = pg::p_null(DATEOID);
-        int64_t bid = 0;
-        if (n.value_or(0) > room) {  // the limit cuts the range: find its last lead
-            spi.exec(
-                "SELECT l.lead_date, l.lead_id FROM raw.module_ct_cabinet_leads l"
-                " WHERE l.lead_date >= CURRENT_DATE - $1 ORDER BY l.lead_date, l.lead_id"
-                " OFFSET $2 LIMIT 1",
-                {pg::p_int4(a.days_back), pg::p_int8(room - 1)}, true);
-            pg::RowReader r(spi);
-            r.load(0);
-            bdate = pg::p_date(r.int4(0));
-            bid = r.int8(1);
-        }
-        if (recent > 0) {
-            spi.exec(
-                "SELECT s.lead_id, s.lead_date, s.stage, s.outcome,"
-                "       coalesce(s.stage IN ('NO_IDENTITY', 'NO_DRIVER') AND s.checked_epoch = $4"
-                "                AND s.checked_on = CURRENT_DATE, false)"
-                "  FROM canon.identity_lead_state s"
-                " WHERE s.lead_date >= CURRENT_DATE - $1"
-                "   AND ($2::date IS NULL OR (s.lead_date, s.lead_id) <= ($2::date, $3))",
-                {pg::p_int4(a.days_back), bdate, pg::p_int8(bid), pg::p_int8(epoch)}, true);
-            // Sorted here, not by ORDER BY: without it the planner reads the
-            // pending index as a bitmap, page by page, which right after a big
-            // run (its old index entries not yet vacuumed) costs half as much.
-            std::vector<std::pair<std::pair<int32_t, int64_t>, WorkItem>> rows;
-            rows.reserve(spi.rows());
-            pg::RowReader r(spi);
-            for (uint64_t i = 0; i < spi.rows(); i++) {
-                r.load(i);
-                rows.push_back({{r.int4(1), r.int8(0)}, read_work_item(r)});
-            }
-            std::sort(rows.begin(), rows.end(),
-                      [](const auto &x, const auto &y) { return x.first < y.first; });
-            for (auto &row : rows) sc.work.push_back(std::move(row.second));
-        }
-        sc.processed += recent;
-    }
-    take(true);
-    return sc;
-}
-
 // ---- reading ---------------------------------------------------------------
 
-// Fresh (skipped) leads of the scope, kept as their state rows: a no-op run
-// over many of them builds no Lead for them. They join Matcher::leads, in
-// scope order, only when the run changes something (materialize).
-struct Skipped {
-    std::vector<WorkItem> items;
-    std::vector<size_t> order;
-    bool materialized = false;
-};
-
-Lead skipped_lead(WorkItem &w, size_t order) {
-    Lead l;
-    l.id = w.id;
-    l.order = order;
-    l.stage = std::move(w.stage);
-    l.prev_outcome = std::move(w.outcome);
-    l.skipped = true;
-    return l;
-}
-
-void materialize(Matcher &m, Skipped &sk) {
-    if (sk.materialized) return;
-    sk.materialized = true;
-    std::vector<Lead> all;
-    all.reserve(m.leads.size() + sk.items.size());
-    size_t j = 0;
-    for (Lead &l : m.leads) {
-        for (; j < sk.items.size() && sk.order[j] < l.order; j++)
-            all.push_back(skipped_lead(sk.items[j], sk.order[j]));
-        all.push_back(std::move(l));
-    }
-    for (; j < sk.items.size(); j++) all.push_back(skipped_lead(sk.items[j], sk.order[j]));
-    m.leads = std::move(all);
-}
-
-// The leads in work, in scope order. Fresh leads are skipped: nothing of them
-// is read unless the run changes something (load_skipped). The others: raw
-// fields, link and whether the person has a driver, in one query.
-void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work, Skipped &sk) {
+// The leads in work (every one is due: identity/scope.hpp), in scope order:
+// raw fields, link and whether the person has a driver, in one query, and
+// the persons each one is blocked from (C0 rule 2), when there are blocks.
+void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work, bool any_blocks) {
     std::vector<int64_t> ids;
-    size_t fresh =
-        (size_t)std::count_if(work.begin(), work.end(), [](const WorkItem &w) { return w.fresh; });
-    m.leads.reserve(work.size() - fresh);
-    ids.reserve(work.size() - fresh);
+    m.leads.reserve(work.size());
+    ids.reserve(work.size());
     for (size_t i = 0; i < work.size(); i++) {
         WorkItem &w = work[i];
-        if (w.fresh) {
-            sk.items.push_back(std::move(w));
-            sk.order.push_back(i);
-            continue;
-        }
         Lead l;
         l.id = w.id;
         l.order = i;
         l.stage = std::move(w.stage);
         l.prev_outcome = std::move(w.outcome);
+        l.state_version = w.version;
         ids.push_back(l.id);
         m.leads.push_back(std::move(l));
     }
@@ -339,6 +131,15 @@ void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work, Skipped &sk) {
         l.raw = {r.text(1), r.text(2), r.text(3), r.text(4)};
         l.keys = core::normalize_keys(l.raw);
     }
+    if (any_blocks) {
+        spi.exec(
+            "SELECT w.ord, b.person_key FROM unnest($1::bigint[]) WITH ORDINALITY w(lead_id, ord)"
+            "  JOIN canon.identity_blocks b ON b.source_table = 'module_ct_cabinet_leads'"
+            "   AND b.source_pk = w.lead_id::text AND b.lifted_at IS NULL",
+            {pg::p_int8_array(ids)}, true);
+        for (uint64_t i = 0; i < spi.rows(); i++)
+            m.leads[(size_t)(spi.get_int8(i, 0) - 1)].blocked_persons.push_back(spi.get_int8(i, 1));
+    }
     // A lead deleted since the scope was read is out of the run.
     size_t k = 0;
     for (size_t i = 0; i < m.leads.size(); i++)
@@ -349,43 +150,19 @@ void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work, Skipped &sk) {
     m.leads.resize(k);
 }
 
-// Link and raw fields of the skipped leads, read only when the run changed
-// something: an unlinked one may have to be re-decided, a linked one shares a
-// re-decided driver result of its person.
-void load_skipped(Spi &spi, Matcher &m, Skipped &sk) {
-    materialize(m, sk);
-    std::vector<int64_t> ids;
-    std::unordered_map<int64_t, size_t> pos;
-    for (size_t i = 0; i < m.leads.size(); i++)
-        if (m.leads[i].skipped) {
-            ids.push_back(m.leads[i].id);
-            pos[m.leads[i].id] = i;
-        }
-    if (ids.empty()) return;
+// The drivers each of `persons` is blocked from (C0 rule 2), for its driver step.
+void load_driver_blocks(Spi &spi, Matcher &m, const std::vector<int64_t> &persons) {
+    std::vector<int64_t> stored;
+    for (int64_t p : persons)
+        if (!is_temp_person(p)) stored.push_back(p);
+    if (stored.empty()) return;
     spi.exec(
-        "SELECT l.lead_id, l.full_name, l.phone, l.license_number, l.plate, li.person_key,"
-        "       EXISTS (SELECT 1 FROM canon.identity_links d WHERE d.source_table = 'drivers'"
-        "                  AND d.person_key = li.person_key)"
-        "  FROM raw.module_ct_cabinet_leads l"
-        "  JOIN unnest($1::bigint[]) w(lead_id) ON l.lead_id = w.lead_id"
-        "  LEFT JOIN canon.identity_links li"
-        "    ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = l.lead_id::text",
-        {pg::p_int8_array(ids)}, true);
-    pg::RowReader r(spi);
-    for (uint64_t i = 0; i < spi.rows(); i++) {
-        r.load(i);
-        Lead &l = m.leads[pos.at(r.int8(0))];
-        l.person = r.int8(5, 0);
-        if (l.person) {
-            // What the run itself decided for the person is newer than the table.
-            auto ins = m.persons.try_emplace(l.person);
-            if (ins.second) ins.first->second.has_driver = r.boolean(6);
-            continue;
-        }
-        l.raw = {r.text(1), r.text(2), r.text(3), r.text(4)};
-        l.keys = core::normalize_keys(l.raw);
-        l.loaded = true;
-    }
+        "SELECT b.person_key, b.source_pk FROM canon.identity_blocks b"
+        " WHERE b.source_table = 'drivers' AND b.lifted_at IS NULL"
+        "   AND b.person_key = ANY ($1::bigint[])",
+        {pg::p_int8_array(stored)}, true);
+    for (uint64_t i = 0; i < spi.rows(); i++)
+        m.persons.at(spi.get_int8(i, 0)).blocked_drivers.push_back(spi.get_text(i, 1).value_or(""));
 }
 
 // Not yet queried search keys, by type: the = ANY arrays of a key look-up.
@@ -530,19 +307,18 @@ struct Counts {
     }
 };
 
-void eval_lead(Matcher &m, Lead &l, Counts &c) {
+void eval_lead(Matcher &m, Lead &l) {
     try {
         m.eval_identity(l);
     } catch (const pg::PgError &) {
         throw;
     } catch (const std::exception &) {
-        l.error = true;  // one bad row never aborts the run
-        c.errors++;
+        l.error = true;  // one bad row never aborts the run (counted in errors)
     }
 }
 
 // Identity of every stale unlinked lead in `batch`, after one candidate query.
-void identity_batch(Spi &spi, Matcher &m, const std::vector<Lead *> &batch, Counts &c) {
+void identity_batch(Spi &spi, Matcher &m, const std::vector<Lead *> &batch) {
     std::vector<Lead *> need;
     std::vector<int64_t> persons;
     for (Lead *l : batch) {
@@ -554,35 +330,100 @@ void identity_batch(Spi &spi, Matcher &m, const std::vector<Lead *> &batch, Coun
     }
     load_candidates(spi, m, need, std::move(persons));
     for (Lead *l : need)
-        if (m.identity_stale(*l)) eval_lead(m, *l, c);
+        if (m.identity_stale(*l)) eval_lead(m, *l);
 }
 
-// Driver step of every due person of the leads, one driver query per batch.
-bool driver_pass(Spi &spi, Matcher &m) {
+// Driver step of every due person of the leads, one driver query per batch
+// (and one for the blocks of the persons seen for the first time, if any).
+bool driver_pass(Spi &spi, Matcher &m, bool any_blocks,
+                 const std::function<void(size_t, size_t)> &progress) {
     std::vector<int64_t> due;
     for (const Lead &l : m.leads)
-        if (l.person && !l.skipped && m.driver_step_due(l.person)) due.push_back(l.person);
+        if (l.person && m.driver_step_due(l.person)) due.push_back(l.person);
     std::sort(due.begin(), due.end());  // person order: deterministic across runs
     due.erase(std::unique(due.begin(), due.end()), due.end());
     if (due.empty()) return false;
     for (size_t i = 0; i < due.size(); i += kBatch) {
         std::vector<int64_t> part(due.begin() + i, due.begin() + std::min(due.size(), i + kBatch));
         load_drivers_of_persons(spi, m, part);
+        if (any_blocks) {
+            std::vector<int64_t> first;
+            for (int64_t p : part)
+                if (!m.driver_results.count(p)) first.push_back(p);
+            load_driver_blocks(spi, m, first);
+        }
         for (int64_t p : part)
             if (m.driver_step_due(p)) m.eval_driver(p);
+        progress(std::min(due.size(), i + kBatch), due.size());
     }
     return true;
 }
 
 // ---- writing ---------------------------------------------------------------
 
+// The identity_unmatched reason of an unlinked lead, and of a linked lead
+// whose person has no driver (nullptr: it linked its driver now).
+const char *lead_unmatched_code(const Lead &l) {
+    return l.blocked ? "BLOCKED" : core::decision_code(l.decision);
+}
+const char *driver_unmatched_code(const DriverResult &d) {
+    if (d.linked_now) return nullptr;
+    if (d.blocked) return "DRIVER_BLOCKED";
+    if (d.conflict) return "DRIVER_CONFLICT";
+    switch (d.decision) {
+        case Decision::Ambiguous:
+            return "DRIVER_AMBIGUOUS";
+        case Decision::WeakMatch:
+            return "DRIVER_WEAK_MATCH";
+        default:
+            return "DRIVER_NO_CANDIDATES";
+    }
+}
+
 struct LeadOutcome {
-    std::string stage, outcome;
-    OptStr unmatched_code;
+    std::string stage;  // NO_IDENTITY | NO_DRIVER | DONE (its state row is deleted)
+    OptStr outcome;     // the reason code kept in its state row and identity_unmatched
 };
 
-const char *lead_unmatched_code(Decision d) {
-    return core::decision_code(d);
+// The counters over the first `upto` leads (the ones decided so far: a
+// progress line shows the counters as they are at that moment) and, with
+// `out`, each one's outcome.
+Counts tally(const Matcher &m, size_t upto, std::vector<LeadOutcome> *out) {
+    Counts c;
+    c.processed = (int64_t)upto;
+    c.newly_driver_mapped = (int64_t)m.new_driver_links.size();
+    if (out) out->assign(upto, {});
+    for (size_t i = 0; i < upto; i++) {
+        const Lead &l = m.leads[i];
+        if (l.error) {
+            c.errors++;
+            continue;
+        }
+        if (l.linked_now) c.newly_linked++;
+        LeadOutcome o;
+        if (!l.person) {
+            o.stage = "NO_IDENTITY";
+            o.outcome = lead_unmatched_code(l);
+            if (!l.blocked &&
+                (l.decision == Decision::NoCandidates || l.decision == Decision::InvalidData))
+                c.still_no_candidates++;
+            else
+                c.conflicts++;
+        } else if (m.persons.at(l.person).has_driver) {
+            o.stage = "DONE";
+        } else {
+            o.stage = "NO_DRIVER";
+            auto r = m.driver_results.find(l.person);
+            if (r != m.driver_results.end()) {
+                o.outcome = driver_unmatched_code(r->second);
+                // DRIVER_NO_CANDIDATES counts in neither (SPEC 4.1).
+                if (!r->second.linked_now && *o.outcome != std::string("DRIVER_NO_CANDIDATES"))
+                    c.conflicts++;
+            }
+        }
+        if (out) (*out)[i] = std::move(o);
+    }
+    return c;
 }
 
 // The run's links in primary-key order (each insert lands next to the
@@ -648,6 +489,39 @@ LinkRows build_link_rows(const Matcher &m, const PersonKeyOf &real, const std::a
     return out;
 }
 
+// The unmatched details of lead `l` for its outcome code.
+void unmatched_details(core::JsonbWriter &w, const Matcher &m, const Lead &l,
+                       const PersonKeyOf &real) {
+    if (!l.person)
+        lead_unmatched_details(w, m, l, real);
+    else
+        driver_unmatched_details(w, m, l.person, m.driver_results.at(l.person), real);
+}
+
+// The pending leads outside this run whose inputs its links changed: the
+// leads sharing a key with a person the run linked a row to (or made), the
+// leads of those persons, and of the persons that share a key with a driver
+// it linked (ct4._identity_mark_inputs). Returns false when they are too
+// many to mark one by one (ct4._identity_bulk_rows()): the caller moves the
+// epoch instead.
+struct Touched {
+    std::vector<int64_t> persons;                  // real keys
+    std::vector<OptStr> phones, licenses, plates;  // of the drivers linked now
+};
+Touched touched_by_run(const Matcher &m, const PersonKeyOf &real) {
+    Touched t;
+    for (const auto &[p, person] : m.persons)
+        if (person.version > 0) t.persons.push_back(real(p));
+    std::sort(t.persons.begin(), t.persons.end());
+    for (int64_t p : m.new_driver_links) {
+        const Driver &d = m.drivers[(size_t)m.driver_results.at(p).ranked[0].index];
+        if (d.keys.phone) t.phones.emplace_back(d.keys.phone);
+        if (d.keys.license) t.licenses.emplace_back(d.keys.license);
+        if (d.keys.plate) t.plates.emplace_back(d.keys.plate);
+    }
+    return t;
+}
+
 }  // namespace
 
 Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
@@ -685,105 +559,53 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     int64_t epoch =
         spi.scalar_int8("SELECT coalesce((SELECT e.epoch FROM canon.identity_epoch e), 0)")
             .value_or(0);
+    bool any_blocks = spi.scalar_int8(
+                             "SELECT count(*) FROM (SELECT 1 FROM canon.identity_blocks b"
+                             " WHERE b.lifted_at IS NULL LIMIT 1) x")
+                          .value_or(0) > 0;
 
-    Scope scope = compute_scope(spi, a, epoch);
-    c.processed = scope.processed;
-    Skipped skipped;
-    load_work(spi, m, scope.work, skipped);
+    // The due leads in scope (identity/scope.hpp); nothing else is read.
+    std::vector<WorkItem> work = take_scope(
+        spi, {a.days_back, a.row_limit, a.process_recent, a.process_limbo, a.limbo_stages}, epoch);
+    load_work(spi, m, work, any_blocks);
     m.reserve(m.leads.size());
-    int64_t base_done = scope.processed - (int64_t)m.leads.size();
+    const size_t total = m.leads.size();
+    auto progress = [&](const char *phase, const char *unit, int64_t done, int64_t of,
+                        size_t decided) {
+        run.progress(phase, done, of, unit, [&] { return tally(m, decided, nullptr).list(); });
+    };
 
     // Pass 1: identity, oldest lead first, a batch of leads per query.
-    for (size_t i = 0; i < m.leads.size(); i += kBatch) {
+    for (size_t i = 0; i < total; i += kBatch) {
+        size_t end = std::min(total, i + kBatch);
         std::vector<Lead *> batch;
-        for (size_t j = i; j < std::min(m.leads.size(), i + kBatch); j++)
-            batch.push_back(&m.leads[j]);
-        identity_batch(spi, m, batch, c);
-        run.progress(base_done + (int64_t)std::min(m.leads.size(), i + kBatch), scope.processed,
-                     c.list());
+        for (size_t j = i; j < end; j++) batch.push_back(&m.leads[j]);
+        identity_batch(spi, m, batch);
+        progress("identity", "leads", (int64_t)end, (int64_t)total, end);
     }
     // Then drivers, then whatever the run's own links made stale, until stable.
-    bool skipped_loaded = false;
     for (int round = 0; round < kMaxRounds; round++) {
-        bool moved = driver_pass(spi, m);
-        if (m.changed() && !skipped_loaded) {
-            load_skipped(spi, m, skipped);
-            skipped_loaded = true;
-        }
+        bool moved = driver_pass(spi, m, any_blocks, [&](size_t done, size_t of) {
+            progress("drivers", "persons", (int64_t)done, (int64_t)of, total);
+        });
         std::vector<Lead *> stale;
-        if (m.changed()) {
-            std::vector<Lead *> skipped;
-            for (Lead &l : m.leads)
-                if (l.skipped && l.loaded && !l.person) skipped.push_back(&l);
-            load_candidates(spi, m, skipped, {});
-            for (Lead *l : skipped)
-                if (m.touched_by_run(*l)) l->skipped = false;  // re-decide it below
-        }
         for (Lead &l : m.leads)
-            if (!l.skipped && l.loaded && m.identity_stale(l)) stale.push_back(&l);
+            if (l.loaded && m.identity_stale(l)) stale.push_back(&l);
         for (size_t i = 0; i < stale.size(); i += kBatch) {
             std::vector<Lead *> part(stale.begin() + i,
                                      stale.begin() + std::min(stale.size(), i + kBatch));
-            identity_batch(spi, m, part, c);
+            identity_batch(spi, m, part);
         }
         if (!moved && stale.empty()) break;
     }
-    // A skipped linked lead whose person this run re-decided shares that result.
-    for (Lead &l : m.leads)
-        if (l.skipped && l.person && m.driver_results.count(l.person)) l.skipped = false;
 
-    // Outcomes and counters. A skipped lead counts by its stored outcome.
-    auto count_prev = [&](const std::string &p) {
-        if (p == "NO_CANDIDATES" || p == "INVALID_DATA")
-            c.still_no_candidates++;
-        else if (p == "AMBIGUOUS" || p == "WEAK_MATCH" || p.rfind("DRIVER_", 0) == 0)
-            c.conflicts++;
-    };
-    if (!skipped.materialized)
-        for (const WorkItem &w : skipped.items) count_prev(w.outcome);
-    std::vector<LeadOutcome> out(m.leads.size());
-    for (size_t i = 0; i < m.leads.size(); i++) {
-        Lead &l = m.leads[i];
-        LeadOutcome &o = out[i];
-        if (l.error) continue;
-        if (l.skipped) {
-            count_prev(l.prev_outcome);
-            continue;
-        }
-        if (l.linked_now) c.newly_linked++;
-        if (!l.person) {
-            o.stage = "NO_IDENTITY";
-            o.outcome = lead_unmatched_code(l.decision);
-            o.unmatched_code = o.outcome;
-            if (l.decision == Decision::NoCandidates || l.decision == Decision::InvalidData)
-                c.still_no_candidates++;
-            else
-                c.conflicts++;
-            continue;
-        }
-        const Person &p = m.persons.at(l.person);
-        auto r = m.driver_results.find(l.person);
-        if (p.has_driver) {
-            o.stage = "DONE";  // its state row is deleted: no outcome to keep
-        } else {
-            o.stage = "NO_DRIVER";
-            o.outcome = "NONE";
-            if (r != m.driver_results.end() && r->second.decision != Decision::NoCandidates) {
-                const DriverResult &d = r->second;
-                o.outcome = d.conflict                          ? "DRIVER_CONFLICT"
-                            : d.decision == Decision::Ambiguous ? "DRIVER_AMBIGUOUS"
-                                                                : "DRIVER_WEAK_MATCH";
-                o.unmatched_code = o.outcome;
-                c.conflicts++;
-            }
-        }
-    }
-    c.newly_driver_mapped = (int64_t)m.new_driver_links.size();
-
+    std::vector<LeadOutcome> out;
+    c = tally(m, total, &out);
     if (a.dry_run) {
         put_result("DRY_RUN");
         return (Datum)0;
     }
+    run.progress("writing", 0, 0, "", [&] { return c.list(); });
 
     // The writes below unnest their arrays in the select list (ProjectSet):
     // rows stream into the INSERT, where unnest in FROM would first copy
@@ -802,6 +624,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     PersonKeyOf real = [&](int64_t p) {
         return is_temp_person(p) ? new_keys_of.at((size_t)(p - kTempPersonBase - 1)) : p;
     };
+    Touched touched = touched_by_run(m, real);
     // The links and their evidence are built on a second thread while the
     // unmatched rows and lead states are written (0.3-0.6 s of C++ off the
     // run's path); they are inserted last. Until links.get() nothing changes
@@ -809,8 +632,6 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     const Matcher &cm = m;
     core::Background<LinkRows> links(
         [&](const std::atomic<bool> &stop) { return build_link_rows(cm, real, stop); });
-    // The links the thread builds: every lead and driver linked now.
-    int64_t link_count = c.newly_linked + c.newly_driver_mapped;
 
     // Today's unmatched rows: refreshed in place, and removed for leads that
     // no longer have an unmatched outcome.
@@ -819,17 +640,14 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     std::vector<std::string> u_det;
     for (size_t i = 0; i < cm.leads.size(); i++) {
         const Lead &l = cm.leads[i];
-        if (l.error || l.skipped) continue;
-        if (!out[i].unmatched_code) {
+        if (l.error) continue;
+        if (!out[i].outcome) {
             cleared.emplace_back(std::to_string(l.id));
             continue;
         }
         u_pk.emplace_back(std::to_string(l.id));
-        u_code.push_back(out[i].unmatched_code);
-        if (l.person)
-            driver_unmatched_details(w, cm, l.person, cm.driver_results.at(l.person), real);
-        else
-            lead_unmatched_details(w, cm, l, real);
+        u_code.push_back(out[i].outcome);
+        unmatched_details(w, cm, l, real);
         u_det.push_back(w.finish());
     }
     if (!u_pk.empty())
@@ -852,36 +670,41 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             "   AND x.snapshot_date = CURRENT_DATE AND x.source_pk = ANY($1)",
             {pg::p_text_array(cleared)});
 
-    // Every lead in work is pending, so it has its identity_lead_state row:
-    // a lead that is done now leaves the table, the others are updated.
-    std::vector<int64_t> s_id, done_id;
-    std::vector<OptStr> s_stage, s_outcome;
-    std::vector<size_t> pending;
-    for (size_t i = 0; i < cm.leads.size(); i++) {
-        const Lead &l = cm.leads[i];
-        if (l.error || l.skipped) continue;
-        if (out[i].stage == "DONE")
-            done_id.push_back(l.id);
-        else
-            pending.push_back(i);
-    }
-    // In primary-key order, like the links.
-    std::sort(done_id.begin(), done_id.end());
-    std::sort(pending.begin(), pending.end(),
+    // Every lead in work has its identity_lead_state row: a lead that is done
+    // now leaves the table, the others get their outcome, both only over the
+    // version the run read (a change committed meanwhile keeps the row due:
+    // the next run decides it again). In primary-key order, like the links.
+    std::vector<size_t> order;
+    for (size_t i = 0; i < cm.leads.size(); i++)
+        if (!cm.leads[i].error) order.push_back(i);
+    std::sort(order.begin(), order.end(),
               [&](size_t x, size_t y) { return cm.leads[x].id < cm.leads[y].id; });
-    for (size_t i : pending) {
-        s_id.push_back(cm.leads[i].id);
-        s_stage.emplace_back(out[i].stage);
-        s_outcome.emplace_back(out[i].outcome);
+    std::vector<int64_t> s_id, s_ver, done_id, done_ver, work_ids;
+    std::vector<OptStr> s_stage, s_outcome;
+    for (size_t i : order) {
+        const Lead &l = cm.leads[i];
+        if (out[i].stage == "DONE") {
+            done_id.push_back(l.id);
+            done_ver.push_back(l.state_version);
+        } else {
+            s_id.push_back(l.id);
+            s_ver.push_back(l.state_version);
+            s_stage.emplace_back(out[i].stage);
+            s_outcome.push_back(out[i].outcome);
+        }
     }
+    for (const Lead &l : cm.leads) work_ids.push_back(l.id);
+    std::sort(work_ids.begin(), work_ids.end());
     if (!done_id.empty())
         spi.exec(
-            "DELETE FROM canon.identity_lead_state s USING unnest($1::bigint[]) AS d(id)"
-            " WHERE s.lead_id = d.id",
-            {pg::p_int8_array(done_id)});
+            "DELETE FROM canon.identity_lead_state s"
+            " USING (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS v) d"
+            " WHERE s.lead_id = d.id AND s.version = d.v",
+            {pg::p_int8_array(done_id), pg::p_int8_array(done_ver)});
     // Every lead of a person that existed before the run and got its driver
     // now is done, in scope or not (a person made in this run has no lead
-    // outside the run's work).
+    // outside the run's work; a change to such a lead cannot undo it: links
+    // never change).
     std::vector<int64_t> driver_persons;
     for (int64_t p : cm.new_driver_links)
         if (!is_temp_person(p)) driver_persons.push_back(p);
@@ -893,11 +716,21 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             "    ON il.person_key = p.person_key AND il.source_table = 'module_ct_cabinet_leads'"
             " WHERE s.lead_id = il.source_pk::bigint",
             {pg::p_int8_array(driver_persons)});
-    // The run's links move the epoch; a run whose epoch moved under it
-    // (raw.drivers changed meanwhile) stamps the old one, so its leads are
-    // checked again next time.
+    // What the run linked changes the inputs of pending leads outside it.
+    // Marked one by one below (after the links, whose rows the marking
+    // reads); when they are too many, the epoch moves instead, and the run's
+    // own leads take the new epoch unless someone else moved it meanwhile
+    // (then they are due again too).
+    bool mark = !touched.persons.empty() &&
+                spi.scalar_int8(
+                       "SELECT count(*) FROM (SELECT 1 FROM canon.identity_lead_state s"
+                       " WHERE NOT s.lead_id = ANY ($1::bigint[]) LIMIT 1) x",
+                       {pg::p_int8_array(work_ids)})
+                        .value_or(0) > 0;
     int64_t stamp = epoch;
-    if (link_count > 0) {
+    if (mark && (int64_t)touched.persons.size() >
+                    spi.scalar_int8("SELECT ct4._identity_bulk_rows()").value_or(0)) {
+        mark = false;
         auto e = spi.scalar_int8(
             "INSERT INTO canon.identity_epoch AS e (id, epoch) VALUES (true, 1)"
             " ON CONFLICT (id) DO UPDATE SET epoch = e.epoch + 1 RETURNING e.epoch");
@@ -906,14 +739,13 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     if (!s_id.empty())
         spi.exec(
             "UPDATE canon.identity_lead_state s"
-            "   SET stage = u.st, outcome = u.o, checked_epoch = $1, checked_on = CURRENT_DATE"
-            "  FROM (SELECT unnest($2::bigint[]) AS id, unnest($3::text[]) AS st,"
-            "               unnest($4::text[]) AS o) u"
-            " WHERE s.lead_id = u.id"
-            "   AND (s.stage, s.outcome, s.checked_epoch, s.checked_on) IS DISTINCT FROM"
-            "       (u.st, u.o, $1, CURRENT_DATE)",
-            {pg::p_int8(stamp), pg::p_int8_array(s_id), pg::p_text_array(s_stage),
-             pg::p_text_array(s_outcome)});
+            "   SET stage = u.st, outcome = u.o, changed = false, inputs_changed = false,"
+            "       checked_run = $1, checked_epoch = $2"
+            "  FROM (SELECT unnest($3::bigint[]) AS id, unnest($4::bigint[]) AS v,"
+            "               unnest($5::text[]) AS st, unnest($6::text[]) AS o) u"
+            " WHERE s.lead_id = u.id AND s.version = u.v",
+            {pg::p_int8(run.run_id()), pg::p_int8(stamp), pg::p_int8_array(s_id),
+             pg::p_int8_array(s_ver), pg::p_text_array(s_stage), pg::p_text_array(s_outcome)});
 
     // Links: evidence is binary jsonb (identity/evidence.hpp) and travels as
     // one jsonb[]: nothing is parsed.
@@ -924,12 +756,10 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     // `done` is the thread's body, so the frees happen there.
     struct Done {
         Matcher m;
-        Scope scope;
-        Skipped skipped;
+        std::vector<WorkItem> work;
         std::vector<LeadOutcome> out;
     };
-    auto done = std::make_shared<Done>(
-        Done{std::move(m), std::move(scope), std::move(skipped), std::move(out)});
+    auto done = std::make_shared<Done>(Done{std::move(m), std::move(work), std::move(out)});
     core::Background<bool> freeing([d = std::move(done)](const std::atomic<bool> &) mutable {
         d.reset();
         return true;
@@ -946,6 +776,11 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             {pg::p_int8(run.run_id()), pg::p_text_array(lr.table), pg::p_text_array(lr.pk),
              pg::p_int8_array(lr.person), pg::p_text_array(lr.rule), pg::p_text_array(lr.score),
              pg::p_jsonb_array(lr.evidence)});
+    if (mark)
+        spi.exec("SELECT ct4._identity_mark_inputs($1, $2, $3, $4, $5)",
+                 {pg::p_text_array(touched.phones), pg::p_text_array(touched.licenses),
+                  pg::p_text_array(touched.plates), pg::p_int8_array(touched.persons),
+                  pg::p_int8_array(work_ids)});
 
     put_result("SUCCESS");
     return (Datum)0;

@@ -1,5 +1,7 @@
 #include "jobs/job_run.hpp"
 
+#include "core/progress.hpp"
+
 extern "C" {
 #include "pgstat.h"
 #include "utils/backend_status.h"
@@ -28,7 +30,7 @@ std::string counters_json(const Counters &c, double duration_ms) {
 JobRun::JobRun(pg::Spi &spi, const char *job_name, const std::string &args_json,
                const std::vector<std::string> &source_tables)
     : spi_(spi), job_name_(job_name), started_(std::chrono::steady_clock::now()) {
-    last_notice_ = started_;
+    last_report_ = started_;
     std::vector<std::optional<std::string>> tables(source_tables.begin(), source_tables.end());
     // ct4.run_job() records the run itself (so that it survives a failure) and
     // passes its id in ct4.run_id; adopt that row instead of making a second.
@@ -60,20 +62,26 @@ double JobRun::elapsed_ms() const {
         .count();
 }
 
-void JobRun::progress(int64_t done, int64_t total, const Counters &counters) {
+void JobRun::progress(const char *phase, int64_t done, int64_t total, const char *unit,
+                      const std::function<Counters()> &counters) {
     pg::check_interrupts();
     auto now = std::chrono::steady_clock::now();
-    if (now - last_notice_ < std::chrono::seconds(1) && done < total) return;
-    if (!noticed_ && done >= total && now - started_ < std::chrono::seconds(1)) return;
-    last_notice_ = now;
-    noticed_ = true;
-    std::string msg = "ct4 " + job_name_ + " run " + std::to_string(run_id_) + ": processed " +
-                      std::to_string(done) + "/" + std::to_string(total);
-    for (const auto &[name, value] : counters) msg += " " + name + "=" + std::to_string(value);
+    bool new_phase = phase_ != phase;
+    if (new_phase) {
+        phase_ = phase;
+        phase_started_ = now;
+    }
+    bool phase_end = total > 0 && done >= total;
+    if (!new_phase && !phase_end && now - last_report_ < std::chrono::seconds(1)) return;
+    last_report_ = now;
+    core::ProgressPoint p{phase_, done, total, unit,
+                          std::chrono::duration<double>(now - phase_started_).count()};
+    std::string msg = core::progress_text(job_name_, run_id_, p, counters());
+    bool notice = now - started_ >= std::chrono::seconds(1);
     const char *m = msg.c_str();
     pg::guarded([&] {
         pgstat_report_activity(STATE_RUNNING, m);
-        ereport(NOTICE, (errmsg("%s", m)));
+        if (notice) ereport(NOTICE, (errmsg("%s", m)));
     });
 }
 

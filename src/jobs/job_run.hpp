@@ -7,6 +7,7 @@
 #include "pg/spi.hpp"
 
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -32,9 +33,14 @@ class JobRun {
     // the same job holds it. The caller then finishes with SKIPPED_LOCKED.
     bool try_lock();
 
-    // NOTICE (throttled to one per second) and pg_stat_activity text, so
-    // other sessions see the counters of a running job.
-    void progress(int64_t done, int64_t total, const Counters &counters);
+    // Where the run is: `done` of `total` `unit`s of `phase` (total 0: not
+    // measured). At most once a second, and when a phase starts or ends, it
+    // asks `counters` for the counters as they are now and sets the text
+    // (core/progress.hpp: rate, time left) as pg_stat_activity's query, so
+    // other sessions see the running job; the same text goes out as a NOTICE,
+    // except for a run that is over within its first second.
+    void progress(const char *phase, int64_t done, int64_t total, const char *unit,
+                  const std::function<Counters()> &counters);
 
     double elapsed_ms() const;
 
@@ -46,8 +52,8 @@ class JobRun {
     std::string job_name_;
     int64_t run_id_ = 0;
     std::chrono::steady_clock::time_point started_;
-    std::chrono::steady_clock::time_point last_notice_;
-    bool noticed_ = false;
+    std::chrono::steady_clock::time_point last_report_, phase_started_;
+    std::string phase_;
 };
 
 // JSON helpers for evidence and stats (no dependency on PostgreSQL).

@@ -1,10 +1,9 @@
 -- A cancel (pg_cancel_backend) in the middle of a run leaves nothing
 -- half-written. The job runs on a second connection (dblink) and is stopped
 -- deterministically in the middle: this session holds a lock on
--- canon.identity_epoch, so the run has already written its persons and
--- removed the state rows of its done leads (in its transaction), and waits
--- to move the epoch, before its lead-state updates and links, when it is
--- cancelled.
+-- canon.identity_links, so the run has already written its persons, its
+-- unmatched rows and its lead states (in its transaction), and waits to
+-- insert its links (its last write) when it is cancelled.
 -- Not inside BEGIN: the other connection must see committed data.
 CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT plan(14);
@@ -24,12 +23,12 @@ BEGIN
                            current_setting('port')));
     SELECT p INTO job_pid FROM dblink('job', 'SELECT pg_backend_pid()') AS t(p integer);
     PERFORM dblink_send_query('job', sql);
-    -- Bounded poll until the run waits for the lock on identity_epoch.
+    -- Bounded poll until the run waits for the lock on identity_links.
     FOR i IN 1..600 LOOP
         PERFORM pg_stat_clear_snapshot();
         EXIT WHEN EXISTS (SELECT 1 FROM pg_locks l
                            WHERE l.pid = job_pid AND NOT l.granted
-                             AND l.relation = 'canon.identity_epoch'::regclass);
+                             AND l.relation = 'canon.identity_links'::regclass);
         PERFORM pg_sleep(0.05);
     END LOOP;
     RETURN job_pid;
@@ -37,12 +36,12 @@ END $$;
 
 -- 1. A direct call.
 BEGIN;
-LOCK TABLE canon.identity_epoch IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE canon.identity_links IN SHARE ROW EXCLUSIVE MODE;
 CREATE TEMP TABLE job AS
 SELECT pg_temp.start_blocked('SELECT * FROM ct4.reconcile_leads_pipeline(30, 1000)') AS pid;
 SELECT ok(EXISTS (SELECT 1 FROM pg_locks l JOIN job ON l.pid = job.pid
-                   WHERE NOT l.granted AND l.relation = 'canon.identity_epoch'::regclass),
-          'the run waits to move the epoch');
+                   WHERE NOT l.granted AND l.relation = 'canon.identity_links'::regclass),
+          'the run waits to insert its links');
 SELECT is((SELECT count(*) FROM pg_locks l JOIN job ON l.pid = job.pid
             WHERE l.granted AND l.mode = 'RowExclusiveLock'
               AND l.relation IN ('canon.persons'::regclass, 'canon.identity_lead_state'::regclass)), 2::bigint,
@@ -67,11 +66,11 @@ SELECT is((SELECT count(*) FROM ct4.job_runs WHERE status = 'SUCCESS'), 0::bigin
 
 -- 2. Through ct4.run_job, which keeps the run record of a failed run.
 BEGIN;
-LOCK TABLE canon.identity_epoch IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE canon.identity_links IN SHARE ROW EXCLUSIVE MODE;
 TRUNCATE job;
 INSERT INTO job SELECT pg_temp.start_blocked($$CALL ct4.run_job('reconcile_leads_pipeline')$$);
 SELECT ok(EXISTS (SELECT 1 FROM pg_locks l JOIN job ON l.pid = job.pid
-                   WHERE NOT l.granted AND l.relation = 'canon.identity_epoch'::regclass),
+                   WHERE NOT l.granted AND l.relation = 'canon.identity_links'::regclass),
           'run_job: the run is in the middle');
 SELECT ok(pg_cancel_backend(pid), 'run_job: the run is cancelled') FROM job;
 COMMIT;
