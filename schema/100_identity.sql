@@ -178,6 +178,22 @@ $$;
 CREATE FUNCTION ct4._identity_bulk_rows() RETURNS bigint
 LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT 10000::bigint $$;
 
+-- `n` source rows changed, with these keys (old and new; NULLs allowed) and
+-- these persons: mark the leads concerned, or move the epoch when there are
+-- more rows than ct4._identity_bulk_rows().
+CREATE FUNCTION ct4._identity_rows_changed(n bigint, phones text[], licenses text[], plates text[],
+                                           persons bigint[])
+RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF n > ct4._identity_bulk_rows() THEN
+        PERFORM ct4._identity_epoch_bump();
+    ELSE
+        PERFORM ct4._identity_mark_inputs(array_remove(phones, NULL), array_remove(licenses, NULL),
+                                          array_remove(plates, NULL), persons, '{}');
+    END IF;
+END $$;
+
 CREATE FUNCTION ct4._identity_drivers_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -222,15 +238,10 @@ BEGIN
     END IF;
     IF c.n = 0 THEN
         RETURN NULL;
-    ELSIF c.n > ct4._identity_bulk_rows() THEN
-        PERFORM ct4._identity_epoch_bump();
-        RETURN NULL;
     END IF;
-    PERFORM ct4._identity_mark_inputs(
-        array_remove(c.ph, NULL), array_remove(c.li, NULL), array_remove(c.pl, NULL),
+    PERFORM ct4._identity_rows_changed(c.n, c.ph, c.li, c.pl,
         ARRAY(SELECT il.person_key FROM canon.identity_links il
-               WHERE il.source_table = 'drivers' AND il.source_pk = ANY (c.ids)),
-        '{}');
+               WHERE il.source_table = 'drivers' AND il.source_pk = ANY (c.ids)));
     RETURN NULL;
 END $$;
 
@@ -310,11 +321,8 @@ BEGIN
                stage = CASE WHEN s.stage = 'NO_DRIVER' THEN s.stage ELSE 'NEW' END,
                changed = true, version = s.version + 1;
     END IF;
-    IF c.n > ct4._identity_bulk_rows() THEN
-        PERFORM ct4._identity_epoch_bump();
-    ELSIF c.n > 0 THEN
-        PERFORM ct4._identity_mark_inputs(array_remove(c.ph, NULL), array_remove(c.li, NULL),
-                                          array_remove(c.pl, NULL), c.persons, '{}');
+    IF c.n > 0 THEN
+        PERFORM ct4._identity_rows_changed(c.n, c.ph, c.li, c.pl, c.persons);
     END IF;
     RETURN NULL;
 END $$;
@@ -482,6 +490,7 @@ REVOKE ALL ON FUNCTION ct4._identity_mark_inputs(text[], text[], text[], bigint[
 REVOKE ALL ON FUNCTION ct4._identity_settings_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_bulk_rows() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_row_keys(text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION ct4._identity_rows_changed(bigint, text[], text[], text[], bigint[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_drivers_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_leads_changed() FROM PUBLIC;
 REVOKE ALL ON FUNCTION ct4._identity_row_changed(text, text, bigint) FROM PUBLIC;

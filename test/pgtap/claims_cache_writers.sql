@@ -17,25 +17,7 @@ INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date)
 VALUES (1, current_date - 5), (2, current_date - 4);
 INSERT INTO raw.summary_daily VALUES ('d1', current_date - 5, 3), ('d2', current_date - 4, 2);
 
-CREATE FUNCTION pg_temp.connect(name text) RETURNS integer LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM dblink_connect(name, format('dbname=%s host=%s port=%s user=postgres', current_database(),
-                           split_part(current_setting('unix_socket_directories'), ',', 1),
-                           current_setting('port')));
-    RETURN (SELECT p FROM dblink(name, 'SELECT pg_backend_pid()') AS t(p integer));
-END $$;
--- Bounded poll until `pid` waits for a lock of the given type (a state, not time).
-CREATE FUNCTION pg_temp.waits(pid integer, locktype text) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-    FOR i IN 1..600 LOOP
-        IF EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = waits.pid AND NOT l.granted
-                      AND l.locktype = waits.locktype) THEN
-            RETURN true;
-        END IF;
-        PERFORM pg_sleep(0.05);
-    END LOOP;
-    RETURN false;
-END $$;
+\i test/fixtures/dblink_sessions.sql
 
 -- 1. No cache yet: the triggers mark nothing.
 SELECT is((SELECT count(*) FROM ops.claims_dirty_leads) + (SELECT count(*) FROM ops.claims_dirty_drivers),

@@ -8,27 +8,7 @@ CREATE EXTENSION IF NOT EXISTS dblink;
 SELECT plan(13);
 SET client_min_messages = warning;
 
-CREATE FUNCTION pg_temp.connect(name text) RETURNS integer LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM dblink_connect(name, format('dbname=%s host=%s port=%s user=postgres', current_database(),
-                           split_part(current_setting('unix_socket_directories'), ',', 1),
-                           current_setting('port')));
-    RETURN (SELECT p FROM dblink(name, 'SELECT pg_backend_pid()') AS t(p integer));
-END $$;
--- Bounded poll until `pid` waits for a lock on `rel`, or for an advisory
--- lock when `rel` is NULL (a state, not time).
-CREATE FUNCTION pg_temp.waits(pid integer, rel regclass) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-    FOR i IN 1..600 LOOP
-        PERFORM pg_stat_clear_snapshot();
-        IF EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = waits.pid AND NOT l.granted
-                      AND (l.relation = rel OR (rel IS NULL AND l.locktype = 'advisory'))) THEN
-            RETURN true;
-        END IF;
-        PERFORM pg_sleep(0.05);
-    END LOOP;
-    RETURN false;
-END $$;
+\i test/fixtures/dblink_sessions.sql
 
 -- Lead 2 (name and phone) is a person without driver after a first run.
 INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name, phone)
@@ -44,7 +24,7 @@ CREATE TEMP TABLE pids AS SELECT pg_temp.connect('job') AS job, pg_temp.connect(
 BEGIN;
 LOCK TABLE canon.identity_unmatched IN SHARE ROW EXCLUSIVE MODE;
 SELECT dblink_send_query('job', 'SELECT processed, still_no_candidates FROM ct4.reconcile_leads_pipeline()');
-SELECT ok(pg_temp.waits(job, 'canon.identity_unmatched'), 'the run has decided and waits to write') FROM pids;
+SELECT ok(pg_temp.waits(job, 'relation', 'canon.identity_unmatched'), 'the run has decided and waits to write') FROM pids;
 -- Other sessions see its progress with the counters as they are (SPEC 5).
 SELECT matches((SELECT a.query FROM pg_stat_activity a, pids WHERE a.pid = pids.job),
                '^ct4 reconcile_leads_pipeline run [0-9]+: writing \| processed=2 newly_linked=0 '
@@ -85,9 +65,9 @@ UPDATE raw.module_ct_cabinet_leads SET full_name = 'Pablo Soto Diaz' WHERE lead_
 BEGIN;
 LOCK TABLE canon.identity_unmatched IN SHARE ROW EXCLUSIVE MODE;
 SELECT dblink_send_query('job', 'SELECT processed FROM ct4.reconcile_leads_pipeline()');
-SELECT ok(pg_temp.waits(job, 'canon.identity_unmatched'), 'a second run is held') FROM pids;
+SELECT ok(pg_temp.waits(job, 'relation', 'canon.identity_unmatched'), 'a second run is held') FROM pids;
 SELECT dblink_send_query('ed', $$SELECT removal_id FROM ct4.unlink('drivers', 'D2', 'race test')$$);
-SELECT ok(pg_temp.waits(ed, NULL), 'unlink waits for the running job') FROM pids;
+SELECT ok(pg_temp.waits(ed, 'advisory'), 'unlink waits for the running job') FROM pids;
 COMMIT;
 SELECT * FROM dblink_get_result('job') AS t(processed integer);
 SELECT * FROM dblink_get_result('job') AS t(processed integer);
