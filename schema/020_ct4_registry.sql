@@ -61,6 +61,12 @@ CREATE TABLE ct4.job_runs (
 CREATE INDEX job_runs_job_started_idx ON ct4.job_runs (job_name, started_at DESC);
 CREATE INDEX job_runs_running_idx ON ct4.job_runs (status) WHERE status = 'RUNNING';
 
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('owner', 'routine', 'ct4._config_row_replaces()', 'EXECUTE'),
+    -- The operator edits settings and milestones (validated when written).
+    ('operator', 'table', 'ct4.settings', 'INSERT, UPDATE, DELETE'),
+    ('operator', 'table', 'ct4.milestones', 'INSERT, UPDATE, DELETE');
+
 SELECT pg_catalog.pg_extension_config_dump('ct4.settings', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.milestones', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.job_runs', '');

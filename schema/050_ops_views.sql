@@ -21,6 +21,9 @@ LANGUAGE sql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp AS $$
     SELECT coalesce((SELECT s.value::integer FROM ct4.settings s WHERE s.name = 'window_days'), 14)
 $$;
 
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('reader', 'routine', 'ops._window_days()', 'EXECUTE');   -- the views call it with the reader's rights
+
 CREATE VIEW ops._lead_driver AS
 SELECT l.lead_id, l.lead_date, ll.person_key, dl.source_pk AS driver_id
   FROM raw.module_ct_cabinet_leads l

@@ -25,3 +25,17 @@ CREATE FUNCTION ct4.name_similarity(text, text) RETURNS double precision
     AS 'MODULE_PATHNAME', 'ct4_name_similarity' LANGUAGE C IMMUTABLE PARALLEL SAFE STRICT;
 COMMENT ON FUNCTION ct4.name_similarity(text, text) IS
     'Jaro-Winkler on code points of the two normalized names; 0 when either is empty';
+
+-- C functions that run no SQL: nothing in them depends on search_path. The
+-- key indexes on raw.* evaluate the first three with the inserting role's
+-- rights, so the ingestion role needs EXECUTE on them.
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('reader', 'routine', 'ct4.normalize_phone(text)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.normalize_license(text)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.normalize_plate(text)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.normalize_name(text)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.name_similarity(text, text)', 'EXECUTE'),
+    ('ingest', 'routine', 'ct4.normalize_phone(text)', 'EXECUTE'),
+    ('ingest', 'routine', 'ct4.normalize_license(text)', 'EXECUTE'),
+    ('ingest', 'routine', 'ct4.normalize_plate(text)', 'EXECUTE'),
+    ('ingest', 'tables_in_schema', 'raw', 'SELECT, INSERT, UPDATE, DELETE');

@@ -283,4 +283,13 @@ END
 $fn$;
 COMMENT ON FUNCTION ct4.generate_demo_data(integer, integer, boolean) IS
     'Fills empty raw.* tables (or replaces them when replace) with deterministic, messy demo data for `leads` sign-ups';
-REVOKE ALL ON FUNCTION ct4.generate_demo_data(integer, integer, boolean) FROM PUBLIC;
+-- The helpers are inlined into generate_demo_data, whose search_path is
+-- pinned; nobody is granted them.
+INSERT INTO ct4.access_grants (tier, kind, object, privileges)
+SELECT 'owner', 'routine', f, 'EXECUTE' FROM unnest(ARRAY[
+    'ct4._demo_u(bigint, integer, integer)', 'ct4._demo_h(bigint, integer, integer, integer)',
+    'ct4._demo_date(bigint, bigint, integer)', 'ct4._demo_person_of(bigint, bigint, integer)',
+    'ct4._demo_person(bigint, integer)', 'ct4._demo_fmt_name(text, text, text, integer)',
+    'ct4._demo_fmt_phone(text, integer)', 'ct4._demo_fmt_license(text, integer)',
+    'ct4._demo_fmt_plate(text, integer)', 'ct4._demo_ts(date, bigint, integer, integer)',
+    'ct4.generate_demo_data(integer, integer, boolean)']) f;

@@ -349,7 +349,8 @@ CREATE FUNCTION ct4.reconcile_leads_pipeline(
 RETURNS TABLE(run_id bigint, status text, processed integer, newly_linked integer,
               newly_driver_mapped integer, still_no_candidates integer, conflicts integer,
               errors integer, duration_ms double precision)
-AS 'MODULE_PATHNAME', 'ct4_reconcile_leads_pipeline' LANGUAGE C VOLATILE ROWS 1;
+AS 'MODULE_PATHNAME', 'ct4_reconcile_leads_pipeline'
+LANGUAGE C VOLATILE ROWS 1 SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 COMMENT ON FUNCTION ct4.reconcile_leads_pipeline(integer, integer, boolean, boolean, text[], boolean) IS
     'Identity matching: links leads to persons and persons to drivers (SPEC 4.1)';
 
@@ -413,10 +414,12 @@ END $$;
 -- canon.identity_link_removals, blocks the (row, person) pair so that no job
 -- links them again (canon.identity_blocks, until ct4.unblock), and returns
 -- the removal row. When the person is left with no linked row, the row says
--- so (person_rows_left 0) and a NOTICE names the person.
+-- so (person_rows_left 0) and a NOTICE names the person. SECURITY DEFINER:
+-- the operator writes no canon table itself (SPEC 6); the audit rows name
+-- session_user, the role that logged in and asked.
 CREATE FUNCTION ct4.unlink(source_table text, source_pk text, reason text)
 RETURNS canon.identity_link_removals
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 #variable_conflict use_column
 DECLARE
     l canon.identity_links;
@@ -427,8 +430,8 @@ BEGIN
     IF unlink.reason IS NULL OR btrim(unlink.reason) = '' THEN
         RAISE EXCEPTION 'reason must not be empty' USING ERRCODE = '22023';
     END IF;
-    -- Same key as the job's lock (src/jobs/job_run.cpp): never interleave with a run.
-    PERFORM pg_advisory_xact_lock(1129591873, hashtext('reconcile_leads_pipeline'));
+    -- The identity job's lock (ct4._job_lock), waited for: never interleave with a run.
+    PERFORM ct4._job_lock('reconcile_leads_pipeline', true);
 
     DELETE FROM canon.identity_links il
      WHERE il.source_table = unlink.source_table AND il.source_pk = unlink.source_pk
@@ -438,11 +441,12 @@ BEGIN
             USING ERRCODE = 'P0002';
     END IF;
     SELECT count(*) INTO left_rows FROM canon.identity_links il WHERE il.person_key = l.person_key;
-    INSERT INTO canon.identity_link_removals (source_table, source_pk, removed_link, reason, person_rows_left)
-    VALUES (unlink.source_table, unlink.source_pk, to_jsonb(l), unlink.reason, left_rows)
+    INSERT INTO canon.identity_link_removals (source_table, source_pk, removed_link, reason, person_rows_left,
+                                              removed_by)
+    VALUES (unlink.source_table, unlink.source_pk, to_jsonb(l), unlink.reason, left_rows, session_user)
     RETURNING * INTO r;
-    INSERT INTO canon.identity_blocks (source_table, source_pk, person_key, removal_id, reason)
-    VALUES (unlink.source_table, unlink.source_pk, l.person_key, r.removal_id, unlink.reason)
+    INSERT INTO canon.identity_blocks (source_table, source_pk, person_key, removal_id, reason, blocked_by)
+    VALUES (unlink.source_table, unlink.source_pk, l.person_key, r.removal_id, unlink.reason, session_user)
         ON CONFLICT (source_table, source_pk, person_key) WHERE lifted_at IS NULL DO NOTHING;
     IF left_rows = 0 THEN
         RAISE NOTICE 'person % has no linked row left', l.person_key
@@ -459,14 +463,14 @@ COMMENT ON FUNCTION ct4.unlink(text, text, text) IS
 -- so the next run decides it again. Returns the lifted blocks.
 CREATE FUNCTION ct4.unblock(source_table text, source_pk text)
 RETURNS SETOF canon.identity_blocks
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     b canon.identity_blocks;
 BEGIN
     PERFORM ct4._identity_check_row(unblock.source_table, unblock.source_pk);
-    PERFORM pg_advisory_xact_lock(1129591873, hashtext('reconcile_leads_pipeline'));
+    PERFORM ct4._job_lock('reconcile_leads_pipeline', true);   -- as ct4.unlink
     FOR b IN
-        UPDATE canon.identity_blocks x SET lifted_by = current_user, lifted_at = now()
+        UPDATE canon.identity_blocks x SET lifted_by = session_user, lifted_at = now()
          WHERE x.source_table = unblock.source_table AND x.source_pk = unblock.source_pk
            AND x.lifted_at IS NULL
         RETURNING x.*
@@ -482,19 +486,20 @@ END $$;
 COMMENT ON FUNCTION ct4.unblock(text, text) IS
     'Lifts the blocks ct4.unlink put on a source row, audited in canon.identity_blocks (C0 rule 2)';
 
-REVOKE ALL ON FUNCTION ct4.reconcile_leads_pipeline(integer, integer, boolean, boolean, text[], boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4.unlink(text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4.unblock(text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._identity_epoch_bump() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._identity_mark_inputs(text[], text[], text[], bigint[], bigint[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._identity_settings_changed() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._identity_bulk_rows() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._identity_row_keys(text, text, text, text) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._identity_rows_changed(bigint, text[], text[], text[], bigint[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._identity_drivers_changed() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._identity_leads_changed() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._identity_row_changed(text, text, bigint) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._identity_check_row(text, text) FROM PUBLIC;
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('operator', 'routine', 'ct4.reconcile_leads_pipeline(integer, integer, boolean, boolean, text[], boolean)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.unlink(text, text, text)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.unblock(text, text)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._identity_epoch_bump()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._identity_mark_inputs(text[], text[], text[], bigint[], bigint[])', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._identity_settings_changed()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._identity_bulk_rows()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._identity_row_keys(text, text, text, text)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._identity_rows_changed(bigint, text[], text[], text[], bigint[])', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._identity_drivers_changed()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._identity_leads_changed()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._identity_row_changed(text, text, bigint)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._identity_check_row(text, text)', 'EXECUTE');
 
 -- A cache like identity_lead_state: the triggers on raw.drivers and
 -- ct4.settings recreate it while pg_restore loads those tables.

@@ -37,13 +37,20 @@ RETURNS TABLE(run_id bigint, status text, processed integer, gaps_found integer,
               claims_should_exist integer, claims_already_exist integer,
               invalid_conditions integer, claims_created integer, refreshed_views integer,
               duration_ms double precision)
-AS 'MODULE_PATHNAME', 'ct4_reconcile_claims_14d' LANGUAGE C VOLATILE;
+AS 'MODULE_PATHNAME', 'ct4_reconcile_claims_14d'
+LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION ct4.claims_gap_report(days_back integer DEFAULT 21, row_limit integer DEFAULT 1000)
 RETURNS TABLE(driver_id text, lead_id bigint, lead_date date, milestone_value integer,
               decision text, reason text)
-AS 'MODULE_PATHNAME', 'ct4_claims_gap_report' LANGUAGE C VOLATILE;
+AS 'MODULE_PATHNAME', 'ct4_claims_gap_report' LANGUAGE C VOLATILE SET search_path = pg_catalog, pg_temp;
 
-REVOKE ALL ON FUNCTION ct4._refresh_registered_views() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4.reconcile_claims_14d(integer, integer, boolean, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4.claims_gap_report(integer, integer) FROM PUBLIC;
+-- The materialized views the job refreshes are the owner's to register: the
+-- job refreshes them with the owner's rights (SPEC 6).
+CREATE TRIGGER refresh_views_owner_only BEFORE INSERT OR UPDATE ON ct4.refresh_views
+    FOR EACH ROW EXECUTE FUNCTION ct4._owner_only_rows();
+
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('owner', 'routine', 'ct4._refresh_registered_views()', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.reconcile_claims_14d(integer, integer, boolean, boolean)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.claims_gap_report(integer, integer)', 'EXECUTE');

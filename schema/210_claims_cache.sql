@@ -83,6 +83,17 @@ LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
         ON CONFLICT (lead_id) DO UPDATE SET mark = EXCLUDED.mark;
 $$;
 
+-- The lock between writers and a rebuilding claims run: a table that is
+-- only ever locked, never written. Writers (the triggers, as the owner)
+-- take ROW SHARE, a rebuild EXCLUSIVE (they conflict; writers do not
+-- conflict with each other). Not an advisory key: any connected role can
+-- hold one of those and block every writer (SPEC 6); locking this table in
+-- a mode that conflicts needs a write privilege on it, which no role is
+-- granted (a reader's SELECT allows only ACCESS SHARE, which conflicts
+-- with neither).
+CREATE TABLE ops.claims_cache_lock ();
+SELECT pg_catalog.pg_extension_config_dump('ops.claims_cache_lock', 'WHERE false');
+
 -- Whether the triggers below must mark what changed. Without a cache there
 -- is nothing to keep exact (the next claims run rebuilds it from the raw
 -- tables), so bulk loads and first identity runs skip the marks. The shared
@@ -97,14 +108,14 @@ BEGIN
     IF current_setting('transaction_isolation') <> 'read committed' THEN
         RETURN true;
     END IF;
-    PERFORM pg_advisory_xact_lock_shared(1129591873, hashtext('claims_cache'));
+    LOCK TABLE ops.claims_cache_lock IN ROW SHARE MODE;
     RETURN EXISTS (SELECT 1 FROM ops.claims_cache_meta);   -- a new snapshot: after the wait
 END $$;
 
 -- The other side of that lock, taken by a rebuilding claims run until it commits.
 CREATE FUNCTION ct4._claims_cache_lock_for_rebuild() RETURNS void
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT pg_advisory_xact_lock(1129591873, hashtext('claims_cache'));
+    LOCK TABLE ops.claims_cache_lock IN EXCLUSIVE MODE;
 $$;
 
 -- Trips changed: their drivers.
@@ -293,16 +304,17 @@ CREATE TRIGGER settings_claims_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCAT
 CREATE TRIGGER milestones_claims_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ct4.milestones
     FOR EACH STATEMENT EXECUTE FUNCTION ct4._claims_cache_invalidate();
 
-REVOKE ALL ON FUNCTION ct4._claims_cache_invalidate() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._claims_cache_reset() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._claims_cache_active() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._claims_cache_lock_for_rebuild() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._claims_mark_drivers(text[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._claims_mark_leads(bigint[]) FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._claims_trips_changed() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._claims_leads_changed() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._claims_links_changed() FROM PUBLIC;
-REVOKE ALL ON FUNCTION ct4._claims_ledger_changed() FROM PUBLIC;
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('owner', 'routine', 'ct4._claims_cache_invalidate()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._claims_cache_reset()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._claims_cache_active()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._claims_cache_lock_for_rebuild()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._claims_mark_drivers(text[])', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._claims_mark_leads(bigint[])', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._claims_trips_changed()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._claims_leads_changed()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._claims_links_changed()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._claims_ledger_changed()', 'EXECUTE');
 
 SELECT pg_catalog.pg_extension_config_dump('ops.claims_cache_meta', 'WHERE false');
 SELECT pg_catalog.pg_extension_config_dump('ops.claims_driver_state', 'WHERE false');

@@ -78,6 +78,53 @@ CREATE TABLE ct4.scheduled_jobs (
     registered_at  timestamptz NOT NULL
 );
 
+-- A job's command runs with the rights of the extension's owner (ct4.run_job,
+-- pg_cron), so only the owner registers jobs or changes a command (SPEC 6).
+-- Operators change the limits (column grants below) and enable, disable,
+-- schedule and pause through SECURITY DEFINER functions.
+CREATE TRIGGER jobs_owner_only BEFORE INSERT OR UPDATE ON ct4.jobs
+    FOR EACH ROW EXECUTE FUNCTION ct4._owner_only_rows('command', 'job_name');
+
+-- The job lock (SPEC 4, amended): a run holds its job's row here FOR UPDATE
+-- until it commits; a second run finds it locked and is SKIPPED_LOCKED. Only
+-- the owner can lock these rows (no role is granted UPDATE on the table),
+-- so no unprivileged role can stop a job, unlike an advisory lock, which
+-- any connected role can take. A table of its own, not the ct4.jobs row: an
+-- operator's enable_job, disable_job or limit change must not wait for a
+-- run. One row per job, made when the job is registered (ct4._job_lock
+-- makes a missing one).
+CREATE TABLE ct4.job_locks (
+    job_name text PRIMARY KEY
+);
+SELECT pg_catalog.pg_extension_config_dump('ct4.job_locks', 'WHERE false');
+CREATE FUNCTION ct4._job_locks_add() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO ct4.job_locks (job_name) SELECT n.job_name FROM new_rows n
+        ON CONFLICT (job_name) DO NOTHING;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER jobs_lock_rows AFTER INSERT ON ct4.jobs
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ct4._job_locks_add();
+INSERT INTO ct4.job_locks SELECT job_name FROM ct4.jobs;
+
+-- Takes the lock of `job` until the end of the transaction. p_wait = false:
+-- returns false at once when another transaction holds it (SKIP LOCKED, so
+-- no error and no subtransaction); true: waits for it (ct4.unlink).
+CREATE FUNCTION ct4._job_lock(p_job text, p_wait boolean) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM ct4.job_locks l WHERE l.job_name = p_job) THEN
+        INSERT INTO ct4.job_locks (job_name) VALUES (p_job) ON CONFLICT (job_name) DO NOTHING;
+    END IF;
+    IF p_wait THEN
+        PERFORM 1 FROM ct4.job_locks l WHERE l.job_name = p_job FOR UPDATE;
+    ELSE
+        PERFORM 1 FROM ct4.job_locks l WHERE l.job_name = p_job FOR UPDATE SKIP LOCKED;
+    END IF;
+    RETURN FOUND;
+END $$;
+
 -- Config tables with default rows are dumped; a restore replaces the default
 -- row of the same key (see ct4._config_row_replaces).
 CREATE TRIGGER jobs_replace BEFORE INSERT ON ct4.jobs
@@ -99,6 +146,17 @@ SELECT pg_catalog.pg_extension_config_dump('ct4.schedule_profiles', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.job_schedules', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.schedule_state', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.scheduled_jobs', '');
+
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('owner', 'routine', 'ct4._job_schedules_replace()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._job_locks_add()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._job_lock(text, boolean)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._job_limits(text)', 'EXECUTE'),
+    -- Limits, profiles and per-profile schedules are the operator's to edit
+    -- (a schedule names a registered job: no SQL of the operator's runs).
+    ('operator', 'table', 'ct4.jobs', 'UPDATE (description, max_runtime, max_retries, retry_delay)'),
+    ('operator', 'table', 'ct4.schedule_profiles', 'INSERT, UPDATE, DELETE'),
+    ('operator', 'table', 'ct4.job_schedules', 'INSERT, UPDATE, DELETE');
 
 INSERT INTO ct4.settings (name, value, description) VALUES
     ('history_keep', '30 days', 'How long ct4.maintenance keeps finished runs and resolved alerts (ct4.prune_history)');

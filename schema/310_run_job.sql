@@ -1,19 +1,19 @@
 -- Running jobs (SPEC 5): ct4.run_job, crash detection, retries, pruning.
 
--- Advisory-lock key shared with JobRun::try_lock (src/jobs/job_run.cpp).
-CREATE FUNCTION ct4._job_lock_class() RETURNS integer
-LANGUAGE sql IMMUTABLE AS 'SELECT 1129591873';   -- 0x43543441 "CT4J"
-
 -- Runs `command` (admin-defined SQL) and cancels it with SQLSTATE 57014 when
 -- it runs longer than max_runtime (C++: a statement-timeout timer around SPI).
 CREATE FUNCTION ct4._exec_with_timeout(command text, max_runtime interval) RETURNS bigint
     AS 'MODULE_PATHNAME', 'ct4_exec_with_timeout' LANGUAGE C VOLATILE;
 
 -- Whether the backend that wrote a RUNNING row is still the one alive with
--- that pid (a pid reused by a newer backend does not count).
+-- that pid (a pid reused by a newer backend does not count). SECURITY
+-- DEFINER: other users' backend_start is hidden from a reader, who must see
+-- what a superuser sees. On a hot standby the primary's backends are not
+-- visible: a RUNNING row is taken as alive (the primary reaps it).
 CREATE FUNCTION ct4._backend_alive(pid integer, since timestamptz) RETURNS boolean
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_stat_get_activity($1) a
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pg_is_in_recovery()
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_stat_get_activity($1) a
                     WHERE a.pid = $1 AND (a.backend_start IS NULL OR a.backend_start <= $2))
 $$;
 
@@ -43,27 +43,26 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     SELECT CASE WHEN $1 = 'RUNNING' AND NOT ct4._backend_alive($2, $3) THEN 'CRASHED' ELSE $1 END
 $$;
 
--- One run: records it (committed before the work starts, so that it
--- survives the work's failure), takes the job's advisory lock (held by
--- another run: SKIPPED_LOCKED), runs the command under max_runtime, and
--- records SUCCESS, or FAILED with SQLSTATE and message. Never sleeps.
--- Returns nothing; the outcome is in ct4.job_runs (a failure is also a WARNING).
--- Procedures that COMMIT cannot carry SET clauses: every name below is
--- schema-qualified or a pg_catalog builtin (pg_catalog is searched first).
--- p_raise: after the FAILED record is committed, raise the job's error again
--- (ct4.run_job does, so psql and pg_cron see the failure; maintenance's retry
--- loop does not, so one failure does not stop the other retries).
-CREATE PROCEDURE ct4._run_job(p_job text, p_attempt integer, p_retry_of bigint,
-                              p_raise boolean DEFAULT false)
-LANGUAGE plpgsql AS $$
+-- One run of a job, in three steps so that its record survives whatever
+-- happens to its work (SPEC 5) and no caller borrows more than running the
+-- job (SPEC 6):
+--   ct4._run_start  records the run (RUNNING); the caller commits;
+--   ct4._run_exec   takes the job lock (held by another run: SKIPPED_LOCKED),
+--                   runs the job's command under max_runtime and records
+--                   SUCCESS, or FAILED with SQLSTATE and message; the caller
+--                   commits;
+--   ct4._run_job    the procedure that calls both and commits in between.
+-- The two functions are SECURITY DEFINER: the command, which only the
+-- extension's owner may write (ct4.jobs trigger), runs with the owner's
+-- rights whoever calls run_job, and is read by _run_exec itself, never
+-- passed in. A procedure that commits can be neither SECURITY DEFINER nor
+-- carry a SET clause, so _run_job pins search_path for each of its
+-- transactions and names everything schema-qualified.
+CREATE FUNCTION ct4._run_start(p_job text, p_attempt integer, p_retry_of bigint) RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     j   ct4.jobs;
-    lim record;
     rid bigint;
-    t0  timestamptz;
-    st  text;
-    msg text;
-    det text;
 BEGIN
     IF p_job IS NULL THEN
         RAISE EXCEPTION 'job_name must not be NULL' USING ERRCODE = '22023';
@@ -73,51 +72,96 @@ BEGIN
         RAISE EXCEPTION 'job_name "%" is not a registered job', p_job USING ERRCODE = '22023',
             HINT = 'Registered jobs: SELECT job_name FROM ct4.jobs.';
     END IF;
-    SELECT * INTO lim FROM ct4._job_limits(p_job);
     PERFORM ct4._reap_crashed();
     INSERT INTO ct4.job_runs (job_name, status, attempt, retry_of, args)
-    VALUES (p_job, 'RUNNING', p_attempt, p_retry_of, jsonb_build_object('command', j.command))
+    VALUES (p_job, 'RUNNING', coalesce(p_attempt, 1), p_retry_of, jsonb_build_object('command', j.command))
     RETURNING run_id INTO rid;
-    COMMIT;
+    RETURN rid;
+END $$;
 
-    IF NOT pg_try_advisory_xact_lock(ct4._job_lock_class(), hashtext(p_job)) THEN
+-- Runs the RUNNING run `rid` of this backend (see above). Returns its final
+-- status and, when it FAILED, the error to raise again.
+CREATE FUNCTION ct4._run_exec(rid bigint,
+    OUT status text, OUT err_sqlstate text, OUT err_message text, OUT err_detail text)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    r   ct4.job_runs;
+    cmd text;
+    lim record;
+    t0  timestamptz;
+BEGIN
+    SELECT * INTO r FROM ct4.job_runs jr
+     WHERE jr.run_id = rid AND jr.status = 'RUNNING' AND jr.backend_pid = pg_backend_pid();
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % is not a RUNNING run of this session', rid USING ERRCODE = '22023';
+    END IF;
+    IF NOT ct4._job_lock(r.job_name, false) THEN
         UPDATE ct4.job_runs SET status = 'SKIPPED_LOCKED', finished_at = clock_timestamp()
          WHERE run_id = rid;
-        COMMIT;
-        RAISE NOTICE 'ct4 run % of job %: SKIPPED_LOCKED (another run holds the lock)', rid, p_job;
+        status := 'SKIPPED_LOCKED';
+        RAISE NOTICE 'ct4 run % of job %: SKIPPED_LOCKED (another run holds the lock)', rid, r.job_name;
         RETURN;
     END IF;
-
+    -- Read under the lock: the command in force when the run starts.
+    SELECT j.command INTO cmd FROM ct4.jobs j WHERE j.job_name = r.job_name;
+    SELECT * INTO lim FROM ct4._job_limits(r.job_name);
     PERFORM set_config('ct4.run_id', rid::text, true);   -- JobRun adopts this row
     t0 := clock_timestamp();
     BEGIN
-        PERFORM ct4._exec_with_timeout(j.command, lim.max_runtime);
+        IF cmd IS NULL THEN
+            RAISE EXCEPTION 'job "%" was removed from ct4.jobs', r.job_name USING ERRCODE = '22023';
+        END IF;
+        PERFORM ct4._exec_with_timeout(cmd, lim.max_runtime);
         -- Jobs built on JobRun finished the row themselves; plain SQL did not.
-        UPDATE ct4.job_runs
+        UPDATE ct4.job_runs jr
            SET status = 'SUCCESS', finished_at = clock_timestamp(),
-               stats = stats || jsonb_build_object('duration_ms',
+               stats = jr.stats || jsonb_build_object('duration_ms',
                    round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 3))
-         WHERE run_id = rid AND status = 'RUNNING';
+         WHERE jr.run_id = rid AND jr.status = 'RUNNING';
     EXCEPTION WHEN query_canceled OR OTHERS THEN
-        GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT, det = PG_EXCEPTION_DETAIL;
+        GET STACKED DIAGNOSTICS err_sqlstate = RETURNED_SQLSTATE, err_message = MESSAGE_TEXT,
+                                err_detail = PG_EXCEPTION_DETAIL;
         -- The block's work (and the job's writes to its row) rolled back.
-        UPDATE ct4.job_runs
-           SET status = 'FAILED', finished_at = clock_timestamp(), sqlstate = st,
-               error_message = msg || coalesce(E'\n' || nullif(det, ''), ''),
+        UPDATE ct4.job_runs jr
+           SET status = 'FAILED', finished_at = clock_timestamp(), sqlstate = err_sqlstate,
+               error_message = err_message || coalesce(E'\n' || nullif(err_detail, ''), ''),
                stats = jsonb_build_object('duration_ms',
                    round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 3))
-         WHERE run_id = rid;
-        IF NOT p_raise THEN
-            RAISE WARNING 'ct4 run % of job % FAILED (SQLSTATE %): %', rid, p_job, st, msg;
-        END IF;
+         WHERE jr.run_id = rid;
     END;
     PERFORM set_config('ct4.run_id', '', true);
+    SELECT jr.status INTO status FROM ct4.job_runs jr WHERE jr.run_id = rid;
+END $$;
+
+-- p_raise: after the FAILED record is committed, raise the job's error again
+-- (ct4.run_job does, so psql and pg_cron see the failure; maintenance's retry
+-- loop does not, so one failure does not stop the other retries: a WARNING).
+CREATE PROCEDURE ct4._run_job(p_job text, p_attempt integer, p_retry_of bigint,
+                              p_raise boolean DEFAULT false)
+LANGUAGE plpgsql AS $$
+DECLARE
+    rid bigint;
+    r   record;
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    rid := ct4._run_start(p_job, p_attempt, p_retry_of);
     COMMIT;
-    IF p_raise AND st IS NOT NULL THEN
-        RAISE EXCEPTION 'ct4 run % of job % FAILED: %', rid, p_job, msg
-            USING ERRCODE = st, DETAIL = format('attempt %s of the job''s command', p_attempt) || coalesce(E'\n' || nullif(det, ''), ''),
-                  HINT = format('The run is recorded in ct4.job_runs (run_id %s); ct4.maintenance retries it after the job''s retry_delay.', rid);
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    SELECT * INTO r FROM ct4._run_exec(rid);
+    COMMIT;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    IF r.err_sqlstate IS NULL THEN
+        RETURN;
     END IF;
+    IF NOT p_raise THEN
+        RAISE WARNING 'ct4 run % of job % FAILED (SQLSTATE %): %', rid, p_job, r.err_sqlstate, r.err_message;
+        RETURN;
+    END IF;
+    RAISE EXCEPTION 'ct4 run % of job % FAILED: %', rid, p_job, r.err_message
+        USING ERRCODE = r.err_sqlstate,
+              DETAIL = concat('attempt ', p_attempt, ' of the job''s command', E'\n' || nullif(r.err_detail, '')),
+              HINT = concat('The run is recorded in ct4.job_runs (run_id ', rid,
+                            '); ct4.maintenance retries it after the job''s retry_delay.');
 END $$;
 
 CREATE PROCEDURE ct4.run_job(job_name text)
@@ -130,7 +174,7 @@ END $$;
 -- alerts raised before it; each job's latest run and latest success stay
 -- (ct4.job_status needs them). Returns the number of runs deleted.
 CREATE FUNCTION ct4._prune_history(keep interval, as_of timestamptz) RETURNS bigint
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE n bigint;
 BEGIN
     IF keep IS NULL OR keep < '0' THEN
@@ -152,7 +196,7 @@ BEGIN
 END $$;
 
 CREATE FUNCTION ct4.prune_history(keep interval DEFAULT '30 days') RETURNS bigint
-LANGUAGE sql SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT ct4._prune_history(keep, now())
 $$;
 
@@ -175,30 +219,66 @@ LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
      ORDER BY l.job_name
 $$;
 
+-- The first step of ct4.maintenance: marks crashed runs, re-registers the
+-- schedule when the zone's UTC offset changed (DST), returns the due retries.
+CREATE FUNCTION ct4._maintenance_begin(as_of timestamptz)
+RETURNS TABLE(job_name text, run_id bigint, attempt integer)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF as_of IS NULL THEN
+        RAISE EXCEPTION 'now must not be NULL' USING ERRCODE = '22023';
+    END IF;
+    PERFORM ct4._reap_crashed();
+    PERFORM ct4._schedule_dst_check(as_of);
+    RETURN QUERY SELECT * FROM ct4._due_retries(as_of);
+END $$;
+
+-- The last step: prunes history older than the setting history_keep.
+CREATE FUNCTION ct4._maintenance_end(as_of timestamptz) RETURNS bigint
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ct4._prune_history(coalesce((SELECT s.value::interval FROM ct4.settings s
+                                         WHERE s.name = 'history_keep'), '30 days'), as_of)
+$$;
+
 -- Every 5 minutes from pg_cron (ct4:maintenance): marks crashed runs,
 -- re-registers the schedule when the zone's UTC offset changed (DST), runs
--- the due retries, prunes history. `now` drives time in tests.
+-- the due retries (each in its own transactions), prunes history. `now`
+-- drives time in tests. Like _run_job it commits, so it pins search_path
+-- for each of its transactions; the work is in SECURITY DEFINER functions.
 CREATE PROCEDURE ct4.maintenance(now timestamptz DEFAULT now())
 LANGUAGE plpgsql AS $$
 DECLARE
     jobs     text[];
     runs     bigint[];
     attempts integer[];
-    keep     interval;
 BEGIN
-    IF now IS NULL THEN
-        RAISE EXCEPTION 'now must not be NULL' USING ERRCODE = '22023';
-    END IF;
-    PERFORM ct4._reap_crashed();
-    PERFORM ct4._schedule_dst_check(now);
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    SELECT array_agg(d.job_name ORDER BY d.job_name), array_agg(d.run_id ORDER BY d.job_name),
+           array_agg(d.attempt ORDER BY d.job_name)
+      INTO jobs, runs, attempts FROM ct4._maintenance_begin(now) d;
     COMMIT;
-    SELECT array_agg(d.job_name), array_agg(d.run_id), array_agg(d.attempt)
-      INTO jobs, runs, attempts FROM ct4._due_retries(now) d;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     FOR i IN 1 .. coalesce(array_length(jobs, 1), 0) LOOP
         RAISE NOTICE 'ct4 maintenance: retrying job % (run % failed), attempt %', jobs[i], runs[i], attempts[i];
         CALL ct4._run_job(jobs[i], attempts[i], runs[i]);
     END LOOP;
-    SELECT value::interval INTO keep FROM ct4.settings WHERE name = 'history_keep';
-    PERFORM ct4._prune_history(coalesce(keep, '30 days'), now);
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    PERFORM ct4._maintenance_end(now);
     COMMIT;
 END $$;
+
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('owner', 'routine', 'ct4._exec_with_timeout(text, interval)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4._backend_alive(integer, timestamptz)', 'EXECUTE'),   -- job_status
+    ('reader', 'routine', 'ct4._reap_crashed()', 'EXECUTE'),                       -- job_status
+    ('reader', 'routine', 'ct4._live_status(text, integer, timestamptz)', 'EXECUTE'), -- job_status
+    ('operator', 'routine', 'ct4._run_start(text, integer, bigint)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._run_exec(bigint)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._run_job(text, integer, bigint, boolean)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.run_job(text)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._prune_history(interval, timestamptz)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.prune_history(interval)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._due_retries(timestamptz)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._maintenance_begin(timestamptz)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._maintenance_end(timestamptz)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.maintenance(timestamptz)', 'EXECUTE');

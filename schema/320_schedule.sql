@@ -73,7 +73,10 @@ END $$;
 
 -- Makes pg_cron's ct4:* entries equal to schedule_plan(profile, timezone,
 -- as_of): adds and updates what differs, removes ct4:* entries not in the
--- plan (disabled jobs). Idempotent. Returns the plan.
+-- plan (disabled jobs). Idempotent. Returns the plan. Runs as the
+-- extension's owner (every caller is SECURITY DEFINER), so the entries
+-- belong to the owner whoever schedules: pg_cron runs them as the owner,
+-- and an operator's schedule() or pause() acts on those same entries.
 CREATE FUNCTION ct4._sync_schedule(p_profile text, p_timezone text, as_of timestamptz)
 RETURNS TABLE(jobname text, local_schedule text, utc_schedule text, command text)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
@@ -88,10 +91,13 @@ BEGIN
     SELECT p.jobname, p.job_name, p.local_schedule, p.utc_schedule, p.command, as_of
       FROM ct4.schedule_plan(p_profile, p_timezone, as_of) p;
 
-    -- Entries of ours that the plan no longer has.
-    FOR e IN EXECUTE 'SELECT jobname FROM cron.job WHERE jobname LIKE ''ct4:%'' AND jobname <> ALL ($1)'
+    -- Entries of ours that the plan no longer has, and ct4:* entries of any
+    -- other user (copies: pg_cron runs an entry as its user): by id, since
+    -- pg_cron 1.4 unschedules by name only the caller's own entry.
+    FOR e IN EXECUTE 'SELECT jobid FROM cron.job WHERE jobname LIKE ''ct4:%''
+                         AND (jobname <> ALL ($1) OR username <> current_user)'
                USING (SELECT array_agg(p.jobname) FROM _ct4_plan p) LOOP
-        EXECUTE 'SELECT cron.unschedule($1)' USING e.jobname;
+        EXECUTE 'SELECT cron.unschedule($1)' USING e.jobid;
     END LOOP;
     -- New or changed entries (cron.schedule updates an entry of the same name).
     FOR e IN EXECUTE
@@ -119,22 +125,24 @@ BEGIN
     RETURN QUERY SELECT p.jobname, p.local_schedule, p.utc_schedule, p.command FROM _ct4_plan p ORDER BY 1;
 END $$;
 
+-- The operator's entry points below are SECURITY DEFINER: pg_cron's schema
+-- is the owner's, and the entries must be the owner's (see _sync_schedule).
 CREATE FUNCTION ct4.schedule(profile text DEFAULT 'production', timezone text DEFAULT 'UTC')
 RETURNS TABLE(jobname text, local_schedule text, utc_schedule text, command text)
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
     SELECT * FROM ct4._sync_schedule(profile, timezone, now())
 $$;
 
 -- Removes every ct4:* pg_cron entry; returns how many.
 CREATE FUNCTION ct4.unschedule() RETURNS integer
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     e record;
     n integer := 0;
 BEGIN
     PERFORM ct4._require_pg_cron();
-    FOR e IN EXECUTE 'SELECT jobname FROM cron.job WHERE jobname LIKE ''ct4:%''' LOOP
-        EXECUTE 'SELECT cron.unschedule($1)' USING e.jobname;
+    FOR e IN EXECUTE 'SELECT jobid FROM cron.job WHERE jobname LIKE ''ct4:%''' LOOP
+        EXECUTE 'SELECT cron.unschedule($1)' USING e.jobid;
         n := n + 1;
     END LOOP;
     DELETE FROM ct4.scheduled_jobs;
@@ -190,6 +198,26 @@ END $$;
 -- Disabling removes the job's pg_cron entry (and stops its retries); it
 -- still runs by hand. Enabling registers it again with the active profile.
 CREATE FUNCTION ct4.enable_job(name text) RETURNS boolean
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$ SELECT ct4._set_enabled(name, true) $$;
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ct4._set_enabled(name, true)
+$$;
 CREATE FUNCTION ct4.disable_job(name text) RETURNS boolean
-LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$ SELECT ct4._set_enabled(name, false) $$;
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT ct4._set_enabled(name, false)
+$$;
+
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('reader', 'routine', 'ct4.cron_next(text, timestamptz)', 'EXECUTE'),   -- job_status
+    ('reader', 'routine', 'ct4.cron_interval(text, timestamptz)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.cron_local_to_utc(text, integer)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.schedule_plan(text, text, timestamptz)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4._zone_offset(text, timestamptz)', 'EXECUTE'),   -- schedule_plan
+    ('owner', 'routine', 'ct4._require_pg_cron()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._sync_schedule(text, text, timestamptz)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._schedule_dst_check(timestamptz)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._resync_schedule()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._set_enabled(text, boolean)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.schedule(text, text)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.unschedule()', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.enable_job(text)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.disable_job(text)', 'EXECUTE');

@@ -38,6 +38,9 @@ CREATE TABLE ct4.alert_events (
 );
 CREATE INDEX alert_events_open_idx ON ct4.alert_events (raised_at) WHERE resolved_at IS NULL;
 
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('operator', 'table', 'ct4.alert_rules', 'INSERT, UPDATE, DELETE');
+
 CREATE TRIGGER alert_rules_replace BEFORE INSERT ON ct4.alert_rules
     FOR EACH ROW EXECUTE FUNCTION ct4._config_row_replaces('rule_code');
 SELECT pg_catalog.pg_extension_config_dump('ct4.alert_rules', '');
@@ -45,15 +48,18 @@ SELECT pg_catalog.pg_extension_config_dump('ct4.alert_events', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.alert_events_event_id_seq', '');
 
 -- The alert job. Records its run like the other jobs (lock included).
+-- SECURITY DEFINER like every job: it writes ct4 tables an operator does not.
 CREATE FUNCTION ct4.check_limbo_alerts()
 RETURNS TABLE(alert_code text, severity text, metric_value numeric, threshold numeric,
               message text, details jsonb)
-    AS 'MODULE_PATHNAME', 'ct4_check_limbo_alerts' LANGUAGE C VOLATILE;
+    AS 'MODULE_PATHNAME', 'ct4_check_limbo_alerts'
+    LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 -- The same, evaluated as of a given time (tests, back-checks).
 CREATE FUNCTION ct4.check_limbo_alerts_at(as_of timestamptz)
 RETURNS TABLE(alert_code text, severity text, metric_value numeric, threshold numeric,
               message text, details jsonb)
-    AS 'MODULE_PATHNAME', 'ct4_check_limbo_alerts_at' LANGUAGE C VOLATILE;
+    AS 'MODULE_PATHNAME', 'ct4_check_limbo_alerts_at'
+    LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- The exit-code contract of the seeds: ERROR (and psql -v ON_ERROR_STOP=1
 -- exits 1) when any alert fires; the alerts are in the error's DETAIL as
@@ -79,3 +85,9 @@ CREATE FUNCTION ct4.assert_no_alerts() RETURNS text
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
     SELECT ct4._assert_no_alerts(now())
 $$;
+
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('operator', 'routine', 'ct4.check_limbo_alerts()', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.check_limbo_alerts_at(timestamptz)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._assert_no_alerts(timestamptz)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.assert_no_alerts()', 'EXECUTE');

@@ -63,8 +63,11 @@ $$;
 --   degraded:  pg_cron missing here or nothing scheduled (jobs run only by
 --              hand); a job whose last run failed (retry pending); an open
 --              warning alert.
+-- health() and metrics() are SECURITY DEFINER so that a reader sees what a
+-- superuser sees: other users' rows of pg_stat_activity (pg_cron's launcher,
+-- the runs' backends) are hidden from an ordinary role.
 CREATE FUNCTION ct4.health() RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     cron     record;
     bad      text[] := '{}';
@@ -127,13 +130,13 @@ END $$;
 
 -- A Prometheus label value: backslash, double quote and newline escaped.
 CREATE FUNCTION ct4._prom_label(v text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT AS $$
+LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
     SELECT '"' || replace(replace(replace(v, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n') || '"'
 $$;
 
 -- Prometheus text exposition format (version 0.0.4); every metric ct4_*.
 CREATE FUNCTION ct4.metrics() RETURNS text
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     out    text := '';
     body   text;
@@ -222,3 +225,9 @@ BEGIN
      CROSS JOIN LATERAL (SELECT format(E'# HELP %s %s\n# TYPE %s %s\n', f.family, f.help, f.family, f.type) AS head) h;
     RETURN coalesce(out, '');
 END $$;
+
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('owner', 'routine', 'ct4._pg_cron_state()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._prom_label(text)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.health()', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.metrics()', 'EXECUTE');

@@ -215,7 +215,9 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     auto decide = [&](const std::string &id, int64_t person, const cc::DriverInput &in) {
         int64_t ix = driver_of(id, person);
         out.driver_person[(size_t)ix] = person;
-        for (auto &r : cc::decide_driver(in, ctx.milestones, ctx.window_days, ctx.cutoff, false)) {
+        pg::check_interrupts();
+        for (auto &r : cc::decide_driver(in, ctx.milestones, ctx.window_days, ctx.cutoff, false,
+                                         pg::check_interrupts)) {
             r.driver_ix = ix;
             rows.push_back(std::move(r));
         }
@@ -273,7 +275,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         int64_t uncovered = 0;
         if (ctx.cutoff < hi)
             uncovered = spi.scalar_int8(
-                               "SELECT count(*) FROM raw.module_ct_cabinet_leads"
+                               "SELECT pg_catalog.count(*) FROM raw.module_ct_cabinet_leads"
                                " WHERE lead_date >= DATE '2000-01-01' + $1"
                                "   AND lead_date < DATE '2000-01-01' + $2",
                                {pg::p_int4(ctx.cutoff), pg::p_int4(std::max(hi, ctx.cutoff))})

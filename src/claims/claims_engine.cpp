@@ -133,8 +133,9 @@ Decisions decide_raw(pg::Spi &spi, const ScopeOptions &opt, const Context &ctx,
         for (size_t k = 0; k < nb; k++) {
             cc::DriverInput &in = inputs[k];
             in.claims = std::move(claims_of[lo + k]);
-            auto decided =
-                cc::decide_driver(in, milestones, out.window_days, out.cutoff, opt.reverify);
+            pg::check_interrupts();  // per driver: a cancel stops the run within a second
+            auto decided = cc::decide_driver(in, milestones, out.window_days, out.cutoff,
+                                             opt.reverify, pg::check_interrupts);
             for (auto &r : decided) {
                 r.driver_ix = (int64_t)(lo + k);
                 rows.push_back(std::move(r));

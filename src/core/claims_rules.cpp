@@ -111,7 +111,7 @@ const char *lead_condition(bool has_date, bool has_person, bool has_driver) {
 }
 
 std::vector<GapRow> decide_driver(const DriverInput &in, const std::vector<Milestone> &milestones,
-                                  int32_t window_days, Day cutoff, bool reverify) {
+                                  int32_t window_days, Day cutoff, bool reverify, void (*tick)()) {
     // Eligible leads (dated), oldest first, each with its window evaluated.
     struct Evaluated {
         LeadKey key;
@@ -127,7 +127,10 @@ std::vector<GapRow> decide_driver(const DriverInput &in, const std::vector<Miles
         std::unique(leads.begin(), leads.end(),
                     [](const Evaluated &a, const Evaluated &b) { return a.key.id == b.key.id; }),
         leads.end());
-    for (auto &e : leads) e.w = evaluate_window(e.key.date, window_days, in.trips, milestones);
+    for (size_t i = 0; i < leads.size(); i++) {
+        if (tick && i % kTickLeads == kTickLeads - 1) tick();
+        leads[i].w = evaluate_window(leads[i].key.date, window_days, in.trips, milestones);
+    }
 
     std::vector<GapRow> rows;
     for (size_t m = 0; m < milestones.size(); m++) {

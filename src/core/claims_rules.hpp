@@ -135,8 +135,12 @@ struct DriverInput {
 // With `reverify`, every ledger row with lead_date >= cutoff is checked
 // against the same rules and reported as EXISTS STALE_* when it no longer
 // holds. Lead-level conditions are not produced here (see lead_condition).
+// `tick`, when given, is called every kTickLeads leads evaluated: one driver
+// may carry any number of leads, and the caller checks for a cancel there.
+constexpr size_t kTickLeads = 1024;
 std::vector<GapRow> decide_driver(const DriverInput &in, const std::vector<Milestone> &milestones,
-                                  int32_t window_days, Day cutoff, bool reverify);
+                                  int32_t window_days, Day cutoff, bool reverify,
+                                  void (*tick)() = nullptr);
 
 // The oldest-first prefix of sorted `rows` that holds at most `row_limit`
 // gaps (CREATE or INVALID rows). Returns the prefix length.

@@ -1,7 +1,7 @@
 // ct4.check_limbo_alerts() (SPEC 4.4): evaluates the enabled rules of
 // ct4.alert_rules, stores every alert raised in ct4.alert_events (with the
 // run that raised it and its evidence), sends each with
-// pg_notify('ct4_alerts', json) and returns them. Records its run in
+// pg_notify('ct4_alerts', json of its codes and numbers) and returns them. Records its run in
 // ct4.job_runs through JobRun, lock included, like the other jobs.
 //
 // Each rule code names an evaluator: one set-based query that returns the
@@ -249,12 +249,15 @@ Datum check_alerts(FunctionCallInfo fcinfo, TimestampTz as_of) {
             "     pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]))"
             "        AS a(code, sev, metric, thr, msg, det)"
             " RETURNING *)"
+            // Any role that can connect can LISTEN: the payload carries codes,
+            // numbers and ids, never the message or details (lead and driver
+            // ids, error texts), which stay in ct4.alert_events (SPEC 6).
             " SELECT pg_catalog.count(pg_catalog.pg_notify('ct4_alerts', "
             "pg_catalog.jsonb_build_object("
             "   'event_id', event_id, 'run_id', run_id, 'alert_code', rule_code, 'severity', "
             "severity,"
-            "   'metric_value', metric_value, 'threshold', threshold, 'message', message,"
-            "   'details', details, 'raised_at', raised_at)::text)) FROM ins",
+            "   'metric_value', metric_value, 'threshold', threshold,"
+            "   'raised_at', raised_at)::text)) FROM ins",
             {ct4::pg::p_int8(run.run_id()), at, ct4::pg::p_text_array(code),
              ct4::pg::p_text_array(sev), ct4::pg::p_text_array(metric), ct4::pg::p_text_array(thr),
              ct4::pg::p_text_array(msg), ct4::pg::p_text_array(det)});

@@ -111,7 +111,7 @@ void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work, bool any_block
         "SELECT w.ord, l.full_name, l.phone, l.license_number, l.plate, li.person_key,"
         "       EXISTS (SELECT 1 FROM canon.identity_links d WHERE d.source_table = 'drivers'"
         "                  AND d.person_key = li.person_key)"
-        "  FROM unnest($1::bigint[]) WITH ORDINALITY w(lead_id, ord)"
+        "  FROM pg_catalog.unnest($1::bigint[]) WITH ORDINALITY w(lead_id, ord)"
         "  JOIN raw.module_ct_cabinet_leads l ON l.lead_id = w.lead_id"
         "  LEFT JOIN canon.identity_links li"
         "    ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = w.lead_id::text",
@@ -133,7 +133,7 @@ void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work, bool any_block
     }
     if (any_blocks) {
         spi.exec(
-            "SELECT w.ord, b.person_key FROM unnest($1::bigint[]) WITH ORDINALITY w(lead_id, ord)"
+            "SELECT w.ord, b.person_key FROM pg_catalog.unnest($1::bigint[]) WITH ORDINALITY w(lead_id, ord)"
             "  JOIN canon.identity_blocks b ON b.source_table = 'module_ct_cabinet_leads'"
             "   AND b.source_pk = w.lead_id::text AND b.lifted_at IS NULL",
             {pg::p_int8_array(ids)}, true);
@@ -209,7 +209,7 @@ void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
         "  SELECT li.person_key FROM raw.module_ct_cabinet_leads l"
         "    JOIN canon.identity_links li"
         "      ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = l.lead_id::text"
-        "   WHERE " CT4_KEYS_MATCH("l") " UNION SELECT unnest($4::bigint[]))"
+        "   WHERE " CT4_KEYS_MATCH("l") " UNION SELECT pg_catalog.unnest($4::bigint[]))"
         // Its leads and its driver, each through its partial person index.
         " SELECT il.person_key, false, l.full_name, l.phone, l.license_number, l.plate"
         "   FROM p JOIN canon.identity_links il"
@@ -560,7 +560,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
         spi.scalar_int8("SELECT coalesce((SELECT e.epoch FROM canon.identity_epoch e), 0)")
             .value_or(0);
     bool any_blocks = spi.scalar_int8(
-                             "SELECT count(*) FROM (SELECT 1 FROM canon.identity_blocks b"
+                             "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM canon.identity_blocks b"
                              " WHERE b.lifted_at IS NULL LIMIT 1) x")
                           .value_or(0) > 0;
 
@@ -655,7 +655,8 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             "INSERT INTO canon.identity_unmatched AS x"
             " (source_table, source_pk, reason_code, details, snapshot_date, run_id)"
             " SELECT 'module_ct_cabinet_leads', u.pk, u.code, u.det, CURRENT_DATE, $1"
-            "   FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS u(pk, code, det)"
+            "   FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]),"
+            "                  pg_catalog.unnest($4::jsonb[])) AS u(pk, code, det)"
             " ON CONFLICT (source_table, source_pk, snapshot_date) DO UPDATE"
             "   SET reason_code = EXCLUDED.reason_code, details = EXCLUDED.details,"
             "       run_id = EXCLUDED.run_id"
@@ -698,7 +699,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     if (!done_id.empty())
         spi.exec(
             "DELETE FROM canon.identity_lead_state s"
-            " USING (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS v) d"
+            " USING (SELECT pg_catalog.unnest($1::bigint[]) AS id, pg_catalog.unnest($2::bigint[]) AS v) d"
             " WHERE s.lead_id = d.id AND s.version = d.v",
             {pg::p_int8_array(done_id), pg::p_int8_array(done_ver)});
     // Every lead of a person that existed before the run and got its driver
@@ -711,7 +712,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     if (!driver_persons.empty())
         spi.exec(
             "DELETE FROM canon.identity_lead_state s"
-            " USING unnest($1::bigint[]) AS p(person_key)"
+            " USING pg_catalog.unnest($1::bigint[]) AS p(person_key)"
             "  JOIN canon.identity_links il"
             "    ON il.person_key = p.person_key AND il.source_table = 'module_ct_cabinet_leads'"
             " WHERE s.lead_id = il.source_pk::bigint",
@@ -723,7 +724,7 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     // (then they are due again too).
     bool mark = !touched.persons.empty() &&
                 spi.scalar_int8(
-                       "SELECT count(*) FROM (SELECT 1 FROM canon.identity_lead_state s"
+                       "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM canon.identity_lead_state s"
                        " WHERE NOT s.lead_id = ANY ($1::bigint[]) LIMIT 1) x",
                        {pg::p_int8_array(work_ids)})
                         .value_or(0) > 0;
@@ -741,8 +742,8 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             "UPDATE canon.identity_lead_state s"
             "   SET stage = u.st, outcome = u.o, changed = false, inputs_changed = false,"
             "       checked_run = $1, checked_epoch = $2"
-            "  FROM (SELECT unnest($3::bigint[]) AS id, unnest($4::bigint[]) AS v,"
-            "               unnest($5::text[]) AS st, unnest($6::text[]) AS o) u"
+            "  FROM (SELECT pg_catalog.unnest($3::bigint[]) AS id, pg_catalog.unnest($4::bigint[]) AS v,"
+            "               pg_catalog.unnest($5::text[]) AS st, pg_catalog.unnest($6::text[]) AS o) u"
             " WHERE s.lead_id = u.id AND s.version = u.v",
             {pg::p_int8(run.run_id()), pg::p_int8(stamp), pg::p_int8_array(s_id),
              pg::p_int8_array(s_ver), pg::p_text_array(s_stage), pg::p_text_array(s_outcome)});
@@ -770,9 +771,9 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             " (source_table, source_pk, person_key, match_rule, match_score, evidence, linked_at, "
             "run_id)"
             " SELECT u.t, u.pk, u.person, u.rule, u.score::real, u.ev, pg_catalog.now(), $1"
-            "   FROM (SELECT unnest($2::text[]) AS t, unnest($3::text[]) AS pk,"
-            "                unnest($4::bigint[]) AS person, unnest($5::text[]) AS rule,"
-            "                unnest($6::text[]) AS score, unnest($7::jsonb[]) AS ev) u",
+            "   FROM (SELECT pg_catalog.unnest($2::text[]) AS t, pg_catalog.unnest($3::text[]) AS pk,"
+            "                pg_catalog.unnest($4::bigint[]) AS person, pg_catalog.unnest($5::text[]) AS rule,"
+            "                pg_catalog.unnest($6::text[]) AS score, pg_catalog.unnest($7::jsonb[]) AS ev) u",
             {pg::p_int8(run.run_id()), pg::p_text_array(lr.table), pg::p_text_array(lr.pk),
              pg::p_int8_array(lr.person), pg::p_text_array(lr.rule), pg::p_text_array(lr.score),
              pg::p_jsonb_array(lr.evidence)});

@@ -12,11 +12,6 @@ extern "C" {
 
 namespace ct4::jobs {
 
-namespace {
-// Advisory-lock class id shared by every ct4 job ("CT4J").
-constexpr int32_t kLockClass = 0x43543441;
-}  // namespace
-
 std::string counters_json(const Counters &c, double duration_ms) {
     std::string out = "{";
     for (const auto &[name, value] : c) {
@@ -33,12 +28,13 @@ JobRun::JobRun(pg::Spi &spi, const char *job_name, const std::string &args_json,
     last_report_ = started_;
     std::vector<std::optional<std::string>> tables(source_tables.begin(), source_tables.end());
     // ct4.run_job() records the run itself (so that it survives a failure) and
-    // passes its id in ct4.run_id; adopt that row instead of making a second.
+    // passes its id in ct4.run_id; adopt that row instead of making a second
+    // (only a RUNNING row of this job that this backend made).
     auto adopted = spi_.scalar_int8(
-        "UPDATE ct4.job_runs SET args = $2, source_tables = $3, backend_pid = "
-        "pg_catalog.pg_backend_pid()"
+        "UPDATE ct4.job_runs SET args = $2, source_tables = $3"
         " WHERE run_id = NULLIF(pg_catalog.current_setting('ct4.run_id', true), '')::bigint"
-        "   AND job_name = $1 AND status = 'RUNNING' RETURNING run_id",
+        "   AND job_name = $1 AND status = 'RUNNING'"
+        "   AND backend_pid = pg_catalog.pg_backend_pid() RETURNING run_id",
         {pg::p_text(job_name_), pg::p_jsonb(args_json), pg::p_text_array(tables)});
     if (adopted) {
         run_id_ = *adopted;
@@ -52,8 +48,7 @@ JobRun::JobRun(pg::Spi &spi, const char *job_name, const std::string &args_json,
 }
 
 bool JobRun::try_lock() {
-    spi_.exec("SELECT pg_catalog.pg_try_advisory_xact_lock($1, pg_catalog.hashtext($2))",
-              {pg::p_int4(kLockClass), pg::p_text(job_name_)});
+    spi_.exec("SELECT ct4._job_lock($1, false)", {pg::p_text(job_name_)});
     return spi_.get_bool(0, 0);
 }
 

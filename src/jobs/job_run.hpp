@@ -1,5 +1,5 @@
 // What every job does around its work (SPEC 4): a run record in
-// ct4.job_runs, a non-blocking advisory lock (second caller -> SKIPPED_LOCKED),
+// ct4.job_runs, a non-blocking job lock (second caller -> SKIPPED_LOCKED),
 // progress for long runs, and the counters stored as jsonb.
 #pragma once
 
@@ -29,8 +29,10 @@ class JobRun {
 
     int64_t run_id() const { return run_id_; }
 
-    // pg_try_advisory_xact_lock on the job's key; false means another run of
-    // the same job holds it. The caller then finishes with SKIPPED_LOCKED.
+    // The job's lock until the end of the transaction (ct4._job_lock: its
+    // ct4.job_locks row, which only the extension's owner can lock); false
+    // means another run of the same job holds it. The caller then finishes
+    // with SKIPPED_LOCKED.
     bool try_lock();
 
     // Where the run is: `done` of `total` `unit`s of `phase` (total 0: not

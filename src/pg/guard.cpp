@@ -66,6 +66,9 @@ ErrorData *run_catching(void (*fn)(void *), void *ctx) noexcept {
 }
 
 void check_interrupts() {
+    // The flag CHECK_FOR_INTERRUPTS tests first: nothing pending costs one
+    // load, so loops may call this per row.
+    if (!InterruptPending) return;
     guarded([] { CHECK_FOR_INTERRUPTS(); });
 }
 
