@@ -28,20 +28,19 @@ SELECT 'g' || d, current_date - k, (random() * 6)::int
 -- No overlap: while another session holds the job's lock, a call returns
 -- SKIPPED_LOCKED (first: later runs in this transaction keep the xact lock).
 CREATE EXTENSION IF NOT EXISTS dblink;
--- (1129591873 = 0x43543441, the lock class of src/jobs/job_run.cpp)
 SELECT is(dblink_connect('other', format('host=%s port=%s dbname=%s user=%s',
        split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
        current_database(), current_user)), 'OK', 'a second session');
-SELECT is((SELECT x FROM dblink('other', $$SELECT pg_try_advisory_lock(1129591873, hashtext('reconcile_claims_14d'))::text$$) AS t(x text)),
+SELECT dblink_exec('other', 'BEGIN');
+SELECT is((SELECT x FROM dblink('other', $$SELECT ct4._job_lock('reconcile_claims_14d', false)::text$$) AS t(x text)),
           'true', 'the second session holds the job lock');
 CREATE TEMP TABLE locked AS SELECT * FROM ct4.reconcile_claims_14d(30, 100000, true, true);
 SELECT is((SELECT status FROM locked), 'SKIPPED_LOCKED', 'a second run does not wait: SKIPPED_LOCKED');
 SELECT is((SELECT status FROM ct4.job_runs WHERE run_id = (SELECT run_id FROM locked)), 'SKIPPED_LOCKED',
           'SKIPPED_LOCKED is in the history');
--- Released before the disconnect: a backend drops its session locks only
--- when it has exited, which may be after dblink_disconnect returns.
-SELECT is((SELECT x FROM dblink('other', $$SELECT pg_advisory_unlock(1129591873, hashtext('reconcile_claims_14d'))::text$$) AS t(x text)),
-          'true', 'the second session releases the job lock');
+-- Released before the disconnect: a backend drops its locks only when it
+-- has exited, which may be after dblink_disconnect returns.
+SELECT is(dblink_exec('other', 'ROLLBACK'), 'ROLLBACK', 'the second session releases the job lock');
 SELECT is(dblink_disconnect('other'), 'OK', 'the second session ends');
 SELECT is((SELECT status FROM ct4.reconcile_claims_14d(30, 100000, true, true)), 'DRY_RUN', 'runs again once the lock is gone');
 

@@ -36,11 +36,12 @@ SELECT ok((SELECT finished_at - started_at < interval '900 milliseconds' FROM ct
 -- Overlap: another session holds the job's lock -> SKIPPED_LOCKED.
 SELECT dblink_connect('other', format('host=%s port=%s dbname=%s user=%s',
     split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'), current_database(), current_user));
-SELECT * FROM dblink('other', $$SELECT pg_advisory_lock(ct4._job_lock_class(), hashtext('t_ok'))::text$$) AS t(x text);
+SELECT dblink_exec('other', 'BEGIN');
+SELECT * FROM dblink('other', $$SELECT ct4._job_lock('t_ok', false)::text$$) AS t(x text);
 CALL ct4.run_job('t_ok');
 SELECT is((SELECT status FROM ct4.job_runs WHERE job_name = 't_ok' ORDER BY run_id DESC LIMIT 1), 'SKIPPED_LOCKED',
           'a second run while one holds the lock is SKIPPED_LOCKED');
-SELECT * FROM dblink('other', $$SELECT pg_advisory_unlock_all()::text$$) AS t(x text);
+SELECT dblink_exec('other', 'ROLLBACK');
 -- While another session's run is RUNNING, job_status shows it running.
 SELECT dblink_exec('other', $$INSERT INTO ct4.job_runs (job_name, status) VALUES ('t_ok', 'RUNNING')$$);
 SELECT results_eq($$SELECT running, last_status FROM ct4.job_status WHERE job_name = 't_ok'$$,

@@ -19,15 +19,15 @@ END $$;
 DO $$
 BEGIN
     FOR i IN 1..400 LOOP
-        EXIT WHEN EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                           WHERE a.application_name = 'ct4_lock_holder'
-                             AND l.locktype = 'advisory' AND l.granted);
+        EXIT WHEN EXISTS (SELECT 1 FROM pg_stat_activity a
+                           WHERE a.application_name = 'ct4_lock_holder' AND a.wait_event = 'PgSleep');
         PERFORM pg_sleep(0.05);
     END LOOP;
 END $$;
-SELECT ok(EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-                   WHERE a.application_name = 'ct4_lock_holder' AND l.locktype = 'advisory'),
-          'the other session holds the job lock');
+SELECT ok(EXISTS (SELECT 1 FROM pg_stat_activity a
+                   WHERE a.application_name = 'ct4_lock_holder' AND a.wait_event = 'PgSleep'
+                     AND EXISTS (SELECT 1 FROM pg_locks l WHERE l.pid = a.pid AND l.locktype = 'transactionid')),
+          'the other session ran the job and holds its transaction open');
 SELECT is(status, 'SKIPPED_LOCKED', 'second concurrent call is skipped')
   FROM ct4.reconcile_leads_pipeline();
 SELECT is((SELECT count(*) FROM canon.identity_links), 0::bigint,

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -241,4 +242,25 @@ TEST(ClaimsEvidence, JsonNamesWindowLeadPersonAndDays) {
     EXPECT_EQ(std::string(buf, 10), "0001-01-01");
     format_day(9190, buf);
     EXPECT_EQ(std::string(buf, 10), "2025-02-28");
+}
+
+namespace {
+int ticks = 0;
+void count_tick() {
+    ticks++;
+}
+}  // namespace
+
+// A driver may carry any number of leads: the caller's cancel check runs
+// every kTickLeads leads, and a throwing check stops the decision.
+TEST(ClaimsDecide, TicksWhileEvaluatingManyLeads) {
+    DriverInput in;
+    for (int64_t i = 0; i < 3000; i++) in.leads.push_back({i + 1, D0 + (Day)(i % 30)});
+    in.trips = {{D0, 30}};
+    ticks = 0;
+    auto rows = decide_driver(in, kMs, kW, D0, false, count_tick);
+    EXPECT_EQ(ticks, 2);  // at the 1024th and the 2048th lead
+    EXPECT_EQ(rows.size(), 3u);
+    EXPECT_THROW(decide_driver(in, kMs, kW, D0, false, [] { throw std::runtime_error("cancel"); }),
+                 std::runtime_error);
 }
