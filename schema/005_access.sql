@@ -104,6 +104,15 @@ BEGIN
                END;
 END $$;
 
+-- Who asked, inside a SECURITY DEFINER function (where current_user is the
+-- owner): the role of SET ROLE, else the session's user. For audit columns.
+CREATE FUNCTION ct4._actor() RETURNS name
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN current_setting('role') = 'none' THEN session_user
+                ELSE current_setting('role')::name END
+$$;
+
 INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('owner', 'routine', 'ct4.grant_access(name, text)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._actor()', 'EXECUTE'),
     ('owner', 'routine', 'ct4._owner_only_rows()', 'EXECUTE');

@@ -416,7 +416,7 @@ END $$;
 -- the removal row. When the person is left with no linked row, the row says
 -- so (person_rows_left 0) and a NOTICE names the person. SECURITY DEFINER:
 -- the operator writes no canon table itself (SPEC 6); the audit rows name
--- session_user, the role that logged in and asked.
+-- ct4._actor(), the role that asked (current_user is the owner here).
 CREATE FUNCTION ct4.unlink(source_table text, source_pk text, reason text)
 RETURNS canon.identity_link_removals
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
@@ -443,10 +443,10 @@ BEGIN
     SELECT count(*) INTO left_rows FROM canon.identity_links il WHERE il.person_key = l.person_key;
     INSERT INTO canon.identity_link_removals (source_table, source_pk, removed_link, reason, person_rows_left,
                                               removed_by)
-    VALUES (unlink.source_table, unlink.source_pk, to_jsonb(l), unlink.reason, left_rows, session_user)
+    VALUES (unlink.source_table, unlink.source_pk, to_jsonb(l), unlink.reason, left_rows, ct4._actor())
     RETURNING * INTO r;
     INSERT INTO canon.identity_blocks (source_table, source_pk, person_key, removal_id, reason, blocked_by)
-    VALUES (unlink.source_table, unlink.source_pk, l.person_key, r.removal_id, unlink.reason, session_user)
+    VALUES (unlink.source_table, unlink.source_pk, l.person_key, r.removal_id, unlink.reason, ct4._actor())
         ON CONFLICT (source_table, source_pk, person_key) WHERE lifted_at IS NULL DO NOTHING;
     IF left_rows = 0 THEN
         RAISE NOTICE 'person % has no linked row left', l.person_key
@@ -470,7 +470,7 @@ BEGIN
     PERFORM ct4._identity_check_row(unblock.source_table, unblock.source_pk);
     PERFORM ct4._job_lock('reconcile_leads_pipeline', true);   -- as ct4.unlink
     FOR b IN
-        UPDATE canon.identity_blocks x SET lifted_by = session_user, lifted_at = now()
+        UPDATE canon.identity_blocks x SET lifted_by = ct4._actor(), lifted_at = now()
          WHERE x.source_table = unblock.source_table AND x.source_pk = unblock.source_pk
            AND x.lifted_at IS NULL
         RETURNING x.*

@@ -133,7 +133,8 @@ void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work, bool any_block
     }
     if (any_blocks) {
         spi.exec(
-            "SELECT w.ord, b.person_key FROM pg_catalog.unnest($1::bigint[]) WITH ORDINALITY w(lead_id, ord)"
+            "SELECT w.ord, b.person_key FROM pg_catalog.unnest($1::bigint[]) WITH ORDINALITY "
+            "w(lead_id, ord)"
             "  JOIN canon.identity_blocks b ON b.source_table = 'module_ct_cabinet_leads'"
             "   AND b.source_pk = w.lead_id::text AND b.lifted_at IS NULL",
             {pg::p_int8_array(ids)}, true);
@@ -559,10 +560,11 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     int64_t epoch =
         spi.scalar_int8("SELECT coalesce((SELECT e.epoch FROM canon.identity_epoch e), 0)")
             .value_or(0);
-    bool any_blocks = spi.scalar_int8(
-                             "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM canon.identity_blocks b"
-                             " WHERE b.lifted_at IS NULL LIMIT 1) x")
-                          .value_or(0) > 0;
+    bool any_blocks =
+        spi.scalar_int8(
+               "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM canon.identity_blocks b"
+               " WHERE b.lifted_at IS NULL LIMIT 1) x")
+            .value_or(0) > 0;
 
     // The due leads in scope (identity/scope.hpp); nothing else is read.
     std::vector<WorkItem> work = take_scope(
@@ -699,7 +701,8 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
     if (!done_id.empty())
         spi.exec(
             "DELETE FROM canon.identity_lead_state s"
-            " USING (SELECT pg_catalog.unnest($1::bigint[]) AS id, pg_catalog.unnest($2::bigint[]) AS v) d"
+            " USING (SELECT pg_catalog.unnest($1::bigint[]) AS id, pg_catalog.unnest($2::bigint[]) "
+            "AS v) d"
             " WHERE s.lead_id = d.id AND s.version = d.v",
             {pg::p_int8_array(done_id), pg::p_int8_array(done_ver)});
     // Every lead of a person that existed before the run and got its driver
@@ -742,8 +745,10 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             "UPDATE canon.identity_lead_state s"
             "   SET stage = u.st, outcome = u.o, changed = false, inputs_changed = false,"
             "       checked_run = $1, checked_epoch = $2"
-            "  FROM (SELECT pg_catalog.unnest($3::bigint[]) AS id, pg_catalog.unnest($4::bigint[]) AS v,"
-            "               pg_catalog.unnest($5::text[]) AS st, pg_catalog.unnest($6::text[]) AS o) u"
+            "  FROM (SELECT pg_catalog.unnest($3::bigint[]) AS id, pg_catalog.unnest($4::bigint[]) "
+            "AS v,"
+            "               pg_catalog.unnest($5::text[]) AS st, pg_catalog.unnest($6::text[]) AS "
+            "o) u"
             " WHERE s.lead_id = u.id AND s.version = u.v",
             {pg::p_int8(run.run_id()), pg::p_int8(stamp), pg::p_int8_array(s_id),
              pg::p_int8_array(s_ver), pg::p_text_array(s_stage), pg::p_text_array(s_outcome)});
@@ -771,9 +776,12 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
             " (source_table, source_pk, person_key, match_rule, match_score, evidence, linked_at, "
             "run_id)"
             " SELECT u.t, u.pk, u.person, u.rule, u.score::real, u.ev, pg_catalog.now(), $1"
-            "   FROM (SELECT pg_catalog.unnest($2::text[]) AS t, pg_catalog.unnest($3::text[]) AS pk,"
-            "                pg_catalog.unnest($4::bigint[]) AS person, pg_catalog.unnest($5::text[]) AS rule,"
-            "                pg_catalog.unnest($6::text[]) AS score, pg_catalog.unnest($7::jsonb[]) AS ev) u",
+            "   FROM (SELECT pg_catalog.unnest($2::text[]) AS t, pg_catalog.unnest($3::text[]) AS "
+            "pk,"
+            "                pg_catalog.unnest($4::bigint[]) AS person, "
+            "pg_catalog.unnest($5::text[]) AS rule,"
+            "                pg_catalog.unnest($6::text[]) AS score, "
+            "pg_catalog.unnest($7::jsonb[]) AS ev) u",
             {pg::p_int8(run.run_id()), pg::p_text_array(lr.table), pg::p_text_array(lr.pk),
              pg::p_int8_array(lr.person), pg::p_text_array(lr.rule), pg::p_text_array(lr.score),
              pg::p_jsonb_array(lr.evidence)});

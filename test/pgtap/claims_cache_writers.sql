@@ -32,7 +32,7 @@ SELECT dblink_exec('w', $$INSERT INTO canon.identity_links
 SELECT is((SELECT n FROM dblink('w', 'SELECT count(*) FROM ops.claims_dirty_leads') AS t(n bigint)),
           0::bigint, 'the writer skipped its marks (no cache)');
 SELECT dblink_send_query('c', 'SELECT claims_created FROM ct4.reconcile_claims_14d(21, 1000)');
-SELECT ok(pg_temp.waits(c, 'relation'), 'the rebuilding run waits for the writer') FROM pids;
+SELECT ok(pg_temp.waits(c, 'relation', 'ops.claims_cache_lock'), 'the rebuilding run waits for the writer') FROM pids;
 SELECT dblink_exec('w', 'COMMIT');
 SELECT is((SELECT n FROM dblink_get_result('c') AS t(n integer)), 1,
           'after the writer commits, the run files the claim of the lead it linked');

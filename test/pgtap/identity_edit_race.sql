@@ -67,7 +67,7 @@ LOCK TABLE canon.identity_unmatched IN SHARE ROW EXCLUSIVE MODE;
 SELECT dblink_send_query('job', 'SELECT processed FROM ct4.reconcile_leads_pipeline()');
 SELECT ok(pg_temp.waits(job, 'relation', 'canon.identity_unmatched'), 'a second run is held') FROM pids;
 SELECT dblink_send_query('ed', $$SELECT removal_id FROM ct4.unlink('drivers', 'D2', 'race test')$$);
-SELECT ok(pg_temp.waits(ed, 'advisory'), 'unlink waits for the running job') FROM pids;
+SELECT ok(pg_temp.waits(ed, 'transactionid'), 'unlink waits for the running job (its job lock row)') FROM pids;
 COMMIT;
 SELECT * FROM dblink_get_result('job') AS t(processed integer);
 SELECT * FROM dblink_get_result('job') AS t(processed integer);
