@@ -26,7 +26,7 @@ SHLIB_LINK  = -lstdc++
 # ignores CXXFLAGS, so we do not emit bitcode (JIT still works for queries).
 override with_llvm = no
 
-EXTRA_CLEAN = $(DATA_built) build
+EXTRA_CLEAN = $(DATA_built) build test/selftest/*.o test/selftest/*.so test/selftest/*.bc
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
@@ -48,7 +48,15 @@ build/unit_tests: $(CORE_SRCS) $(UNIT_SRCS) $(wildcard src/core/*.hpp)
 unit: build/unit_tests
 	build/unit_tests
 
-format:
-	clang-format -i src/*/*.cpp src/*/*.hpp test/unit/*.cpp bench/*.cpp 2>/dev/null || true
+# --- test-only self-test extension (test/selftest/) ------------------------
+# Never part of `make install`: the tests build and install it themselves.
+selftest: all
+	$(MAKE) -C test/selftest
 
-.PHONY: unit format
+selftest-install: selftest
+	$(MAKE) -C test/selftest install
+
+format:
+	clang-format -i src/*/*.cpp src/*/*.hpp test/unit/*.cpp test/selftest/*.cpp bench/*.cpp 2>/dev/null || true
+
+.PHONY: unit format selftest selftest-install

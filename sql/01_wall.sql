@@ -1,3 +1,5 @@
+-- The self-tests are a test-only extension (test/selftest/), not part of ct4_jobs.
+CREATE EXTENSION ct4_jobs_selftest;
 -- The C/C++ wall: C++ exceptions and PostgreSQL errors cross it cleanly,
 -- keep their SQLSTATE, and leave the session working with nothing leaked.
 CREATE FUNCTION pg_temp.try(q text) RETURNS text LANGUAGE plpgsql AS $$

@@ -19,12 +19,14 @@ passed=0 failed=0
 tally() { passed=$((passed + $1)); failed=$((failed + $2)); }
 
 echo "== build"
-if ! { make -s -j"$(nproc)" >"$log/build.log" 2>&1 && make -s install DESTDIR="$CT4_PGROOT" >>"$log/build.log" 2>&1; }; then
+# The self-test extension (test/selftest/) is test-only: installed here, never by `make install`.
+if ! { make -s -j"$(nproc)" >"$log/build.log" 2>&1 && make -s install DESTDIR="$CT4_PGROOT" >>"$log/build.log" 2>&1 \
+       && make -s selftest-install DESTDIR="$CT4_PGROOT" >>"$log/build.log" 2>&1; }; then
     cat "$log/build.log"; echo "0 passed, 1 failed"; exit 1
 fi
 # House rules as tests: a warnings-clean build, clang-formatted C++.
 if grep -E 'warning:' "$log/build.log"; then tally 0 1; echo "build: warnings above"; else tally 1 0; echo "build: no warnings"; fi
-if clang-format --dry-run --Werror $(ls src/*/*.cpp src/*/*.hpp test/unit/*.cpp bench/*.cpp 2>/dev/null) >"$log/format.log" 2>&1; then
+if clang-format --dry-run --Werror $(ls src/*/*.cpp src/*/*.hpp test/unit/*.cpp test/selftest/*.cpp bench/*.cpp 2>/dev/null) >"$log/format.log" 2>&1; then
     tally 1 0; echo "format: clang-format clean"
 else
     tally 0 1; echo "format: run 'make format'"; head -20 "$log/format.log"

@@ -1,6 +1,6 @@
 -- Data model of SPEC 2: tables, keys and the dump registration.
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 SELECT has_table('raw', 'module_ct_cabinet_leads', 'raw leads table');
 SELECT has_table('raw', 'drivers', 'raw drivers table');
 SELECT has_table('raw', 'summary_daily', 'raw daily trips table');
@@ -19,5 +19,10 @@ SELECT is(
       WHERE n.nspname IN ('raw', 'canon', 'ops', 'ct4') AND c.relkind IN ('r', 'S')
         AND c.oid NOT IN (SELECT unnest(extconfig) FROM pg_extension WHERE extname = 'ct4_jobs')),
     NULL, 'every table and sequence is registered with pg_extension_config_dump');
+-- No test code in the product: the self-tests are the test-only extension
+-- ct4_jobs_selftest (test/selftest/), which `make install` does not ship.
+SELECT is((SELECT array_agg(p.oid::regprocedure::text) FROM pg_proc p
+            WHERE p.pronamespace = 'ct4'::regnamespace AND p.proname LIKE '%selftest%'),
+          NULL, 'ct4_jobs installs no self-test function');
 SELECT * FROM finish();
 ROLLBACK;

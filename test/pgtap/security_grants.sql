@@ -41,8 +41,7 @@ SELECT is((SELECT array_agg(sig::text ORDER BY sig::text) FROM ext_routines
                                     'ct4.normalize_plate(text)', 'ct4.normalize_name(text)',
                                     'ct4.name_similarity(text,text)', 'ct4.cron_next(text,timestamp with time zone)',
                                     'ct4.cron_interval(text,timestamp with time zone)', 'ct4.cron_local_to_utc(text,integer)',
-                                    'ct4._exec_with_timeout(text,interval)', 'ct4._wall_selftest(text)',
-                                    'ct4._jsonb_writer_selftest()')),
+                                    'ct4._exec_with_timeout(text,interval)')),
           NULL, 'every other function pins search_path = pg_catalog, pg_temp');
 SELECT is((SELECT array_agg(sig::text ORDER BY sig::text) FROM ext_routines
             WHERE prokind = 'p' AND prosrc LIKE '%COMMIT%'
