@@ -14,8 +14,12 @@ SCHEMA_SRCS = $(sort $(wildcard schema/*.sql))
 DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
 
+# `make installcheck` (PGXS): runs sql/*.sql against the running server that
+# PGHOST/PGPORT/PGUSER name (a superuser: the tests create the extension) and
+# writes results/, regression.out and regression.diffs here, as every PGXS
+# extension does (`make clean` removes them).
 REGRESS      = $(basename $(notdir $(sort $(wildcard sql/*.sql))))
-REGRESS_OPTS = --inputdir=. --outputdir=build/regress
+REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register -fPIC

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The one test command (README, .ci/run): installs what it needs, builds,
 # installs the extension, runs the GoogleTest unit tests, starts a throwaway
-# cluster with pg_cron, runs pg_regress (sql/ + expected/) and pgTAP
-# (test/pgtap/*.sql through pg_prove), always stops the cluster, and ends
-# with the line "N passed, N failed".
+# cluster with pg_cron, runs pg_regress (sql/ + expected/, `make
+# installcheck`), pgTAP (test/pgtap/*.sql through pg_prove) and the shell
+# tests (dump/restore, Prometheus), always stops the cluster, and ends with
+# the line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -51,11 +52,12 @@ trap 'CT4_PORT=$PGPORT scripts/cluster.sh stop' EXIT
 
 echo "== pg_regress"
 chmod -R a+rwX build
-make -s installcheck REGRESS_OPTS="--inputdir=. --outputdir=build/regress --host=$PGHOST --port=$PGPORT --user=postgres" >"$log/regress.log" 2>&1
+# The README's command: PGXS's installcheck against the cluster of PGHOST/PGPORT/PGUSER.
+make -s installcheck >"$log/regress.log" 2>&1
 p=$(grep -cE '^(ok|test) .*\bok\b|^ok [0-9]+ ' "$log/regress.log" || true)
 f=$(grep -cE 'FAILED|failed \(ignored\)|^not ok' "$log/regress.log" || true)
 tally "$p" "$f"; echo "pg_regress: $p passed, $f failed"
-[ "$f" -eq 0 ] || { cat "$log/regress.log"; head -c 20000 build/regress/regression.diffs 2>/dev/null; }
+[ "$f" -eq 0 ] || { cat "$log/regress.log"; head -c 20000 regression.diffs 2>/dev/null; }
 
 echo "== pgTAP"
 psql -q -X -d postgres -c "CREATE DATABASE ct4_template" >/dev/null
@@ -77,13 +79,23 @@ for t in test/pgtap/*.sql; do
     [[ $name == *cron* ]] || psql -q -X -d postgres -c "DROP DATABASE \"$db\"" >/dev/null
 done
 
+# A shell test printing TAP: its ok / not ok lines count; one that died
+# before its plan line counts as one failure.
+tap_script() {  # tap_script <label> <script>
+    local name; name=$(basename "$2" .sh)
+    "$2" >"$log/$name.log" 2>&1
+    p=$(grep -cE '^ *ok [0-9]+' "$log/$name.log" || true)
+    f=$(grep -cE '^ *not ok [0-9]+' "$log/$name.log" || true)
+    grep -qE '^1\.\.[0-9]+' "$log/$name.log" || [ "$f" -gt 0 ] || f=1
+    tally "$p" "$f"; echo "$1: $p passed, $f failed"
+    [ "$f" -eq 0 ] || grep -vE '^ *ok [0-9]+' "$log/$name.log" | head -40
+}
+
 echo "== dump/restore"
-test/dump_restore.sh >"$log/dump_restore.log" 2>&1
-p=$(grep -cE '^ *ok [0-9]+' "$log/dump_restore.log" || true)
-f=$(grep -cE '^ *not ok [0-9]+' "$log/dump_restore.log" || true)
-grep -qE '^1\.\.[0-9]+' "$log/dump_restore.log" || [ "$f" -gt 0 ] || f=1
-tally "$p" "$f"; echo "dump/restore: $p passed, $f failed"
-[ "$f" -eq 0 ] || grep -vE '^ *ok [0-9]+' "$log/dump_restore.log" | head -40
+tap_script dump/restore test/dump_restore.sh
+
+echo "== Prometheus (exporter, textfile)"
+tap_script prometheus test/prometheus.sh
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
