@@ -18,22 +18,30 @@ CREATE TABLE ops.claims_cache_meta (
 -- src/core/claims_cache_codec.cpp) and its ledger rows, kept exact by the
 -- ledger trigger below: claims = [claim_id, milestone_value, lead_id,
 -- lead_date - 2000-01-01, ...] ordered by claim_id.
+--   reported: [lead_id, milestone_value, ...] of the driver's INVALID
+--   (CLAIMED_UNDER_LATER_LEAD) rows a run already counted; emptied whenever
+--   the state is recomputed or the ledger rows are updated or deleted, so a
+--   gap whose inputs did not change is counted once (SPEC 4.3 amended).
 CREATE TABLE ops.claims_driver_state (
     driver_id      text   PRIMARY KEY,
     person_key     bigint NOT NULL,
     last_lead_date date   NOT NULL,   -- latest dated lead: in scope when >= cutoff
     facts          bytea  NOT NULL,
-    claims         bigint[] NOT NULL DEFAULT '{}'
+    claims         bigint[] NOT NULL DEFAULT '{}',
+    reported       bigint[] NOT NULL DEFAULT '{}'
 );
 CREATE INDEX claims_driver_state_last_lead_idx ON ops.claims_driver_state (last_lead_date);
 
 -- Leads that fail a lead-level condition (LEAD_DATE_NULL, NO_IDENTITY,
--- NO_DRIVER); valid leads have no row.
+-- NO_DRIVER); valid leads have no row. reported: a run already counted the
+-- lead's INVALID row; the row is replaced whenever the lead is recomputed
+-- (a dirty mark), so an unchanged invalid lead is counted once.
 CREATE TABLE ops.claims_invalid_leads (
     lead_id    bigint PRIMARY KEY,
     lead_date  date,
     person_key bigint,
-    driver_id  text
+    driver_id  text,
+    reported   boolean NOT NULL DEFAULT false
 );
 CREATE INDEX claims_invalid_leads_date_idx ON ops.claims_invalid_leads (lead_date);
 
@@ -246,13 +254,16 @@ BEGIN
     ELSE
         ids := ARRAY(SELECT o.driver_id FROM old_rows o UNION SELECT n.driver_id FROM new_rows n);
     END IF;
+    -- A corrected ledger is a changed input: the driver's INVALID rows are
+    -- reported again.
     UPDATE ops.claims_driver_state s
        SET claims = ARRAY(
            SELECT x FROM ops.cabinet_claims_14d c,
                   LATERAL unnest(ARRAY[c.claim_id, c.milestone_value::bigint, c.lead_id,
                                        (c.lead_date - DATE '2000-01-01')::bigint])
                           WITH ORDINALITY u(x, o)
-            WHERE c.driver_id = s.driver_id ORDER BY c.claim_id, u.o)
+            WHERE c.driver_id = s.driver_id ORDER BY c.claim_id, u.o),
+           reported = '{}'
      WHERE s.driver_id = ANY (ids);
     RETURN NULL;
 END $$;

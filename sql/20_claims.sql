@@ -106,7 +106,8 @@ SELECT evidence->>'discovered_via_lead_id' AS via FROM ops.cabinet_claims_14d WH
 SELECT job_name, status, stats - 'duration_ms' AS stats, args
   FROM ct4.job_runs ORDER BY run_id;
 
--- Idempotent: a rerun files nothing.
+-- Idempotent: a rerun files nothing, and the invalid gaps the first run
+-- reported (inputs unchanged) are not counted again (SPEC 4.3 amended).
 SELECT status, processed, gaps_found, claims_should_exist, claims_already_exist,
        invalid_conditions, claims_created
   FROM ct4.reconcile_claims_14d(21, 1000);

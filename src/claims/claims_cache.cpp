@@ -80,12 +80,12 @@ const char *kFreshLeadsHash =
     "       AND dl.person_key = ll.person_key";
 
 const char *kCachedInvalid =
-    "SELECT lead_id, lead_date - DATE '2000-01-01', person_key, driver_id"
+    "SELECT lead_id, lead_date - DATE '2000-01-01', person_key, driver_id, reported"
     "  FROM ops.claims_invalid_leads"
     " WHERE lead_date >= DATE '2000-01-01' + $1 OR lead_date IS NULL";
 
 const char *kCachedDrivers =
-    "SELECT driver_id, person_key, facts, claims FROM ops.claims_driver_state"
+    "SELECT driver_id, person_key, facts, claims, reported FROM ops.claims_driver_state"
     " WHERE last_lead_date >= DATE '2000-01-01' + $1";
 
 const char *kDriverPersons =
@@ -120,7 +120,7 @@ const char *kUpsertDrivers =
     "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts," CLAIMS_OF_U STATES_U
     "    ON CONFLICT (driver_id) DO UPDATE SET person_key = EXCLUDED.person_key,"
     "       last_lead_date = EXCLUDED.last_lead_date, facts = EXCLUDED.facts,"
-    "       claims = EXCLUDED.claims";
+    "       claims = EXCLUDED.claims, reported = '{}'";
 
 struct Driver {
     std::string id;
@@ -147,19 +147,37 @@ pg::Param p_bytea_array(const std::vector<std::string> &v) {
     return {BYTEAARRAYOID, d, false};
 }
 
-// ledger rows flattened as [claim_id, milestone_value, lead_id, lead_date, ...]
-std::vector<cc::LedgerClaim> claims_of_array(Datum d) {
+// The elements of a bigint[] (palloc'd by deconstruct_array, freed with
+// the run's memory context); sets n.
+Datum *int8_elems(Datum d, int &n) {
     Datum *elems = nullptr;
     bool *nulls = nullptr;
-    int n = 0;
+    n = 0;
     pg::guarded([&] {
         ArrayType *a = DatumGetArrayTypeP(d);
         deconstruct_array(a, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE, &elems, &nulls, &n);
     });
+    return elems;
+}
+
+// ledger rows flattened as [claim_id, milestone_value, lead_id, lead_date, ...]
+std::vector<cc::LedgerClaim> claims_of_array(Datum d) {
+    int n;
+    Datum *elems = int8_elems(d, n);
     std::vector<cc::LedgerClaim> out;
     for (int i = 0; i + 3 < n; i += 4)
         out.push_back({DatumGetInt64(elems[i]), (int32_t)DatumGetInt64(elems[i + 1]),
                        DatumGetInt64(elems[i + 2]), (cc::Day)DatumGetInt64(elems[i + 3])});
+    return out;
+}
+
+// ops.claims_driver_state.reported: [lead_id, milestone_value, ...]
+std::vector<std::pair<int64_t, int32_t>> reported_of_array(Datum d) {
+    int n;
+    Datum *elems = int8_elems(d, n);
+    std::vector<std::pair<int64_t, int32_t>> out;
+    for (int i = 0; i + 1 < n; i += 2)
+        out.emplace_back(DatumGetInt64(elems[i]), (int32_t)DatumGetInt64(elems[i + 1]));
     return out;
 }
 
@@ -257,6 +275,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         r.lead_id = l.lead_id;
         r.lead_date = l.date;
         r.driver_ix = l.driver ? driver_of(*l.driver, l.person.value_or(0)) : -1;
+        r.reported = l.reported;
         rows.push_back(std::move(r));
     };
     // A rebuild whose scope starts at or before the oldest lead reads every
@@ -315,6 +334,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             if (!spi.is_null(i, 1)) l.date = spi.get_int4(i, 1);
             if (!spi.is_null(i, 2)) l.person = spi.get_int8(i, 2);
             l.driver = spi.get_text(i, 3);
+            l.reported = spi.get_bool(i, 4);
             add_lead_row(l);
         }
         free_result();
@@ -322,6 +342,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
 
     // 3. Cached drivers in scope, except the dirty ones.
     std::unordered_set<std::string> have_state;
+    std::unordered_set<int64_t> from_cache;  // driver_ix decided from the cache
     if (valid) {
         spi.exec(kCachedDrivers, {pg::p_int4(ctx.cutoff)}, true);
         // Sized once: rehashing ~30 000 string keys showed in the no-op profile.
@@ -351,7 +372,19 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             }
             Datum claims = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull);
             if (!isnull) d.in.claims = claims_of_array(claims);
+            const size_t first_row = rows.size();
             decide(d.id, d.person, d.in);
+            from_cache.insert(driver_ix[d.id]);
+            Datum rep = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 5, &isnull);
+            if (!isnull) {
+                auto pairs = reported_of_array(rep);
+                for (size_t k = first_row; k < rows.size(); k++) {
+                    cc::GapRow &r = rows[k];
+                    if (r.decision != cc::Decision::Invalid || !r.milestone_value) continue;
+                    std::pair<int64_t, int32_t> key{r.lead_id, *r.milestone_value};
+                    r.reported = std::find(pairs.begin(), pairs.end(), key) != pairs.end();
+                }
+            }
             out.drivers_from_cache++;
         }
         free_result();
@@ -421,6 +454,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         out.trips_scanned = true;
     }
     const int64_t total = (int64_t)ids.size();
+    std::unordered_set<std::string> stored_state;  // recomputed drivers whose state is written
     for (size_t lo = 0; lo < ids.size(); lo += kDriverBatch) {
         size_t hi = std::min(ids.size(), lo + kDriverBatch);
         std::vector<std::string> bid(ids.begin() + (long)lo, ids.begin() + (long)hi);
@@ -435,8 +469,10 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
                 drop.emplace_back(bid[k]);
                 continue;
             }
-            if (write && *last >= new_cover)
+            if (write && *last >= new_cover) {
+                stored_state.insert(bid[k]);
                 upd->states.push_back({bid[k], bperson[k], *last, cc::encode_facts(inputs[k])});
+            }
             if (*last >= ctx.cutoff) decide(bid[k], bperson[k], inputs[k]);
         }
         out.drivers_recomputed += (int64_t)bid.size();
@@ -444,8 +480,32 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         pg::check_interrupts();
     }
 
-    // 5. What to store after the filing (store_cache).
+    cut_rows(rows, opt);
+
+    // 5. What to store after the filing (store_cache), with the INVALID rows
+    // this run reports (counts): stored with the lead or the driver they
+    // belong to, so that later runs over the same inputs skip them.
     if (write) {
+        std::unordered_map<int64_t, size_t> fresh_invalid;
+        for (size_t k = 0; k < invalid_store.size(); k++)
+            fresh_invalid.emplace(invalid_store[k].lead_id, k);
+        for (const auto &r : rows) {
+            if (r.decision != cc::Decision::Invalid || r.reported) continue;
+            if (!r.milestone_value) {  // lead level
+                if (!fresh_leads.count(r.lead_id))
+                    upd->reported_leads.push_back(r.lead_id);
+                else if (auto it = fresh_invalid.find(r.lead_id); it != fresh_invalid.end())
+                    invalid_store[it->second].reported = true;
+                continue;
+            }
+            const std::string &id = out.drivers[(size_t)r.driver_ix];
+            // A recomputed driver that is stored: its state is rewritten with
+            // reported = '{}' first. A recomputed one not stored: nothing.
+            if (!from_cache.count(r.driver_ix) && !stored_state.count(id)) continue;
+            upd->reported_drivers.emplace_back(id);
+            upd->reported_lead_ids.push_back(r.lead_id);
+            upd->reported_milestones.push_back(*r.milestone_value);
+        }
         upd->drop = std::move(drop);
         upd->touched_leads.assign(fresh_leads.begin(), fresh_leads.end());
         upd->touched_leads.insert(upd->touched_leads.end(), dirty_lead_ids.begin(),
@@ -464,8 +524,6 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         out.cache_update = std::move(upd);
     }
 
-    std::sort(rows.begin(), rows.end(), cc::row_before);
-    rows.resize(cc::limit_prefix(rows, opt.row_limit));
     out.rows = std::move(rows);
     return out;
 }
@@ -504,8 +562,10 @@ void store_cache(pg::Spi &spi, const Decisions &d) {
         std::vector<int64_t> id;
         std::vector<int32_t> date;
         std::vector<std::optional<std::string>> person, driver;
+        std::vector<bool> reported;
         for (size_t i = w; i < e; i++) {
             const auto &l = u.invalid[i];
+            reported.push_back(l.reported);
             id.push_back(l.lead_id);
             date.push_back(l.date.value_or(INT32_MIN));
             person.push_back(l.person ? std::optional<std::string>(std::to_string(*l.person))
@@ -513,16 +573,36 @@ void store_cache(pg::Spi &spi, const Decisions &d) {
             driver.push_back(l.driver);
         }
         spi.exec(
-            "INSERT INTO ops.claims_invalid_leads (lead_id, lead_date, person_key, driver_id)"
+            "INSERT INTO ops.claims_invalid_leads (lead_id, lead_date, person_key, driver_id,"
+            "       reported)"
             "SELECT u.id, CASE WHEN u.d <> -2147483648 THEN DATE '2000-01-01' + u.d END,"
-            "       u.p::pg_catalog.int8, u.drv"
+            "       u.p::pg_catalog.int8, u.drv, u.r"
             "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
             "                  pg_catalog.unnest($2::pg_catalog.int4[]),"
             "                  pg_catalog.unnest($3::pg_catalog.text[]),"
-            "                  pg_catalog.unnest($4::pg_catalog.text[])) AS u(id, d, p, drv)",
+            "                  pg_catalog.unnest($4::pg_catalog.text[]),"
+            "                  pg_catalog.unnest($5::pg_catalog.bool[])) AS u(id, d, p, drv, r)",
             {pg::p_int8_array(id), pg::p_int4_array(date), pg::p_text_array(person),
-             pg::p_text_array(driver)});
+             pg::p_text_array(driver), pg::p_bool_array(reported)});
     }
+    if (!u.reported_leads.empty())
+        spi.exec(
+            "UPDATE ops.claims_invalid_leads SET reported = true"
+            " WHERE lead_id = ANY ($1::pg_catalog.int8[])",
+            {pg::p_int8_array(u.reported_leads)});
+    if (!u.reported_drivers.empty())
+        spi.exec(
+            "UPDATE ops.claims_driver_state s SET reported = s.reported OPERATOR(pg_catalog.||) x.r"
+            "  FROM (SELECT u.id, pg_catalog.array_agg(v.v ORDER BY u.o, v.k) AS r"
+            "          FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+            "                          pg_catalog.unnest($2::pg_catalog.int8[]),"
+            "                          pg_catalog.unnest($3::pg_catalog.int8[]))"
+            "               WITH ORDINALITY AS u(id, l, m, o),"
+            "               LATERAL (VALUES (1, u.l), (2, u.m)) AS v(k, v)"
+            "         GROUP BY u.id) x"
+            " WHERE s.driver_id = x.id",
+            {pg::p_text_array(u.reported_drivers), pg::p_int8_array(u.reported_lead_ids),
+             pg::p_int8_array(u.reported_milestones)});
     if (!u.mark_drivers.empty())
         spi.exec(
             "DELETE FROM ops.claims_dirty_drivers d"

@@ -22,6 +22,7 @@ struct CacheUpdate {
         std::optional<cc::Day> date;
         std::optional<int64_t> person;
         std::optional<std::string> driver;
+        bool reported = false;  // an earlier run reported it, nothing changed since
     };
     bool rebuilt = false;  // the cache was emptied: states are inserted, not upserted
     std::vector<State> states;
@@ -30,6 +31,13 @@ struct CacheUpdate {
     std::vector<InvalidLead> invalid;
     std::vector<std::optional<std::string>> mark_drivers;
     std::vector<int64_t> mark_driver_marks, mark_leads, mark_lead_marks;
+    // INVALID rows this run reported (counted), so that later runs over the
+    // same inputs give them no place (SPEC 4.3 amended): cached invalid
+    // leads (fresh ones carry InvalidLead::reported), and (driver, lead,
+    // milestone) of CLAIMED_UNDER_LATER_LEAD rows of drivers kept in the cache.
+    std::vector<int64_t> reported_leads;
+    std::vector<std::optional<std::string>> reported_drivers;
+    std::vector<int64_t> reported_lead_ids, reported_milestones;
     int32_t window_days;
     std::string signature;
     cc::Day covered_from;

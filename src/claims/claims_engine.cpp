@@ -145,14 +145,21 @@ Decisions decide_raw(pg::Spi &spi, const ScopeOptions &opt, const Context &ctx,
         pg::check_interrupts();
     }
 
-    std::sort(rows.begin(), rows.end(), cc::row_before);
-    rows.resize(cc::limit_prefix(rows, opt.row_limit));
+    cut_rows(rows, opt);
     out.rows = std::move(rows);
     out.drivers_recomputed = total;
     return out;
 }
 
 }  // namespace
+
+void cut_rows(std::vector<cc::GapRow> &rows, const ScopeOptions &opt) {
+    std::sort(rows.begin(), rows.end(), cc::row_before);
+    if (opt.job_selection)
+        cc::select_for_run(rows, opt.row_limit);
+    else
+        rows.resize(cc::limit_prefix(rows, opt.row_limit));
+}
 
 Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &progress) {
     JitOff jit(spi);

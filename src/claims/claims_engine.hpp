@@ -30,6 +30,10 @@ struct ScopeOptions {
     bool reverify;     // only_gaps = false: re-verify the ledger rows in scope
     bool use_cache;    // may read ops.claims_driver_state (never when reverify)
     bool write_cache;  // may update it (not on dry runs, not in the report)
+    // The job's choice of rows (fileable gaps first, reported INVALID rows
+    // left out: core select_for_run) instead of the report's oldest-first
+    // prefix of at most row_limit gaps (core limit_prefix).
+    bool job_selection;
 };
 
 struct Decisions {
@@ -56,6 +60,9 @@ void store_cache(pg::Spi &spi, const Decisions &d);
 // Called after each batch of drivers with (drivers done, drivers total,
 // rows decided so far).
 using Progress = std::function<void(int64_t, int64_t, int64_t)>;
+
+// Sorts `rows` oldest first and keeps what opt asks for (job_selection).
+void cut_rows(std::vector<core::claims::GapRow> &rows, const ScopeOptions &opt);
 
 Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &progress);
 

@@ -23,7 +23,7 @@ Datum claims_gap_report(FunctionCallInfo fcinfo) {
 
     RowSink sink(fcinfo);
     Spi spi;
-    auto d = ct4::claims::decide_scope(spi, {days_back, row_limit, true, false, false}, {});
+    auto d = ct4::claims::decide_scope(spi, {days_back, row_limit, true, false, false, false}, {});
     for (const auto &r : d.rows) {
         OutCol driver = out_null();
         if (r.driver_ix >= 0) driver = {text_datum(d.drivers[(size_t)r.driver_ix]), false};

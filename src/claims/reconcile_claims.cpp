@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <functional>
 #include <map>
 
 namespace {
@@ -43,7 +44,9 @@ const char *kInsert =
 // ledger it holds in SHARE ROW EXCLUSIVE mode (no other writer until it
 // commits), so no row can be there yet: no anti-join, no ON CONFLICT (each
 // cost an index probe per row). The unique constraint still guards it.
-int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
+// `filed(done, total)` is called before the first batch and after each one.
+int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id,
+                    const std::function<void(int64_t, int64_t)> &filed) {
     int64_t created = 0;
     std::vector<const cc::GapRow *> todo;
     ct4::core::JsonbWriter writer;  // evidence as binary jsonb: nothing to parse
@@ -70,6 +73,7 @@ int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
     todo.reserve(keyed.size());
     for (const auto &k : keyed) todo.push_back(k.second);
     keyed = {};
+    filed(0, (int64_t)todo.size());
     for (size_t lo = 0; lo < todo.size(); lo += kInsertBatch) {
         size_t hi = std::min(todo.size(), lo + kInsertBatch);
         std::vector<std::optional<std::string>> drivers;
@@ -97,7 +101,7 @@ int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id) {
             {p_text_array(drivers), p_int8_array(persons), p_int8_array(leads),
              p_int4_array(lead_dates), p_int4_array(ms), p_int4_array(tiw), p_int4_array(achieved),
              p_int4_array(ends), p_jsonb_array(evidence), p_int8(run_id)});
-        check_interrupts();
+        filed(created, (int64_t)todo.size());
     }
     return created;
 }
@@ -159,8 +163,11 @@ Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
     if (job.try_lock()) {
         // Decisions and filing see one ledger: other writers wait for the commit.
         if (!dry_run) spi.exec("LOCK TABLE ops.cabinet_claims_14d IN SHARE ROW EXCLUSIVE MODE");
+        // Progress (NOTICE, pg_stat_activity): while deciding, the drivers
+        // done and the rows decided so far; then the run's counters, with
+        // claims_created as it grows while filing.
         auto d =
-            ct4::claims::decide_scope(spi, {days_back, row_limit, !only_gaps, true, !dry_run},
+            ct4::claims::decide_scope(spi, {days_back, row_limit, !only_gaps, true, !dry_run, true},
                                       [&](int64_t done, int64_t total, int64_t decided) {
                                           job.progress("deciding", done, total, "drivers", [&] {
                                               return Counters{{"rows_decided", decided}};
@@ -174,8 +181,13 @@ Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
             if (r.decision == cc::Decision::Exists) (r.is_stale() ? stale : exist)++;
         }
         if (!dry_run) {
-            created = file_claims(spi, d, job.run_id());
+            created = file_claims(spi, d, job.run_id(), [&](int64_t done, int64_t total) {
+                created = done;
+                job.progress("filing", done, total, "claims", counters);
+            });
+            job.progress("cache", 0, 0, "", counters);
             ct4::claims::store_cache(spi, d);
+            job.progress("views", 0, 0, "", counters);
             refreshed = spi.scalar_int8("SELECT ct4._refresh_registered_views()").value_or(0);
         }
         status = dry_run ? "DRY_RUN" : "SUCCESS";

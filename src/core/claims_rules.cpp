@@ -237,6 +237,26 @@ size_t limit_prefix(const std::vector<GapRow> &rows, int64_t row_limit) {
     return rows.size();
 }
 
+void select_for_run(std::vector<GapRow> &rows, int64_t row_limit) {
+    int64_t creates = 0;
+    for (const auto &r : rows)
+        if (r.decision == Decision::Create) creates++;
+    int64_t create_room = std::min(creates, row_limit);
+    int64_t invalid_room = row_limit - create_room;
+    size_t kept = 0;
+    for (size_t i = 0; i < rows.size(); i++) {
+        GapRow &r = rows[i];
+        bool keep = r.decision == Decision::Exists;
+        if (r.decision == Decision::Create && create_room > 0) keep = true, create_room--;
+        if (r.decision == Decision::Invalid && !r.reported && invalid_room > 0)
+            keep = true, invalid_room--;
+        if (!keep) continue;
+        if (kept != i) rows[kept] = std::move(r);
+        kept++;
+    }
+    rows.resize(kept);
+}
+
 template <class Writer>
 void write_evidence(Writer &w, const GapRow &row, int64_t person_key, int32_t window_days) {
     // What the ledger row's own columns do not say: the rule and its

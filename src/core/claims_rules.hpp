@@ -109,6 +109,10 @@ struct GapRow {
     std::optional<int64_t> claim_id;
     // Set by the caller: index of the driver in its own table, -1 for none.
     int64_t driver_ix = -1;
+    // INVALID rows: an earlier run reported this gap and its inputs did not
+    // change since (claims cache). The job neither counts it nor gives it a
+    // place in row_limit (SPEC 4.3 amended); the report lists it.
+    bool reported = false;
 
     bool is_gap() const { return decision != Decision::Exists; }
     bool is_stale() const;
@@ -145,6 +149,13 @@ std::vector<GapRow> decide_driver(const DriverInput &in, const std::vector<Miles
 // The oldest-first prefix of sorted `rows` that holds at most `row_limit`
 // gaps (CREATE or INVALID rows). Returns the prefix length.
 size_t limit_prefix(const std::vector<GapRow> &rows, int64_t row_limit);
+
+// What a run of the job takes from sorted `rows` (SPEC 4.3 amended): the
+// gaps that can be filed first (CREATE, oldest first), then the INVALID rows
+// not yet reported, oldest first, together at most `row_limit`; INVALID rows
+// already reported (`reported`) take no place and are dropped; every EXISTS
+// row is kept (it takes no place either). The result stays sorted.
+void select_for_run(std::vector<GapRow> &rows, int64_t row_limit);
 
 // Writes the evidence document of a CREATE row into `w`: a JsonTextWriter
 // (core/json.hpp) or a JsonbWriter (core/jsonb_writer.hpp), instantiated for

@@ -71,6 +71,11 @@ Param p_int4_array(const std::vector<int32_t> &v) {
                       [](int32_t x) { return Int32GetDatum(x); });
 }
 
+Param p_bool_array(const std::vector<bool> &v) {
+    return make_array(v, BOOLOID, BOOLARRAYOID, 1, true, TYPALIGN_CHAR,
+                      [](bool x) { return BoolGetDatum(x); });
+}
+
 namespace {
 // Built in place (what construct_md_array makes from palloc'd varlenas): the
 // jobs pass arrays of hundreds of thousands of values, and one palloc and one

@@ -45,6 +45,7 @@ Param p_text_array(const std::vector<std::optional<std::string_view>> &v);
 Param p_jsonb_array(const std::vector<std::string> &varlenas);
 Param p_int8_array(const std::vector<int64_t> &v);
 Param p_int4_array(const std::vector<int32_t> &v);
+Param p_bool_array(const std::vector<bool> &v);
 
 // One SPI connection for the lifetime of the object. Results of the last
 // statement are read through the accessors until the next exec().

@@ -201,6 +201,42 @@ TEST(ClaimsLimit, PrefixHoldsAtMostRowLimitGaps) {
     EXPECT_EQ(limit_prefix(rows, 100), 5u);
 }
 
+// SPEC 4.3 amended: fileable gaps first whatever the invalid backlog before
+// them; reported INVALID rows take no place; EXISTS rows are all kept.
+TEST(ClaimsLimit, RunTakesCreatesFirstThenUnreportedInvalid) {
+    // Oldest first: I(reported) I I E C I C
+    const Decision ds[] = {Decision::Invalid, Decision::Invalid, Decision::Invalid,
+                           Decision::Exists,  Decision::Create,  Decision::Invalid,
+                           Decision::Create};
+    auto make = [&] {
+        std::vector<GapRow> rows(7);
+        for (int i = 0; i < 7; i++) {
+            rows[i].decision = ds[i];
+            rows[i].reason = "X";
+            rows[i].lead_id = i;
+        }
+        rows[0].reported = true;
+        return rows;
+    };
+    auto ids = [](const std::vector<GapRow> &rows) {
+        std::vector<int64_t> out;
+        for (const auto &r : rows) out.push_back(r.lead_id);
+        return out;
+    };
+    auto rows = make();
+    select_for_run(rows, 1);
+    EXPECT_EQ(ids(rows), (std::vector<int64_t>{3, 4}));  // the oldest CREATE, every EXISTS
+    rows = make();
+    select_for_run(rows, 2);
+    EXPECT_EQ(ids(rows), (std::vector<int64_t>{3, 4, 6}));
+    rows = make();
+    select_for_run(rows, 3);
+    EXPECT_EQ(ids(rows), (std::vector<int64_t>{1, 3, 4, 6}));  // then the oldest unreported INVALID
+    rows = make();
+    select_for_run(rows, 100);
+    EXPECT_EQ(ids(rows), (std::vector<int64_t>{1, 2, 3, 4, 5, 6}));  // the reported one never
+}
+
 TEST(ClaimsOrder, OldestFirstNullDatesLast) {
     GapRow a{}, b{}, c{};
     a.lead_date = 5, a.lead_id = 9, a.reason = "R";
