@@ -23,7 +23,7 @@ REGRESS_OPTS = --inputdir=.
 
 PG_CONFIG ?= pg_config
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-register -fPIC
-PG_CPPFLAGS = -Isrc
+PG_CPPFLAGS = -Isrc -Ibuild/gen
 SHLIB_LINK  = -lstdc++
 
 # Debian's server is built with LLVM; the bitcode rule needs clang and
@@ -40,7 +40,16 @@ $(EXTENSION)--$(EXTVERSION).sql: $(SCHEMA_SRCS) ct4_jobs.control
 	@printf '%s\n' '\echo Use "CREATE EXTENSION ct4_jobs" to load this file. \quit' >> $@
 	cat $(SCHEMA_SRCS) >> $@
 
-$(OBJS): $(wildcard src/*/*.hpp)
+# SQL lives in .sql files next to the C++ that runs it (src/<concern>/<job>.sql,
+# statements named "-- name: <identifier>"); each becomes a header of C++
+# constants, build/gen/<concern>/<job>.sql.hpp, in namespace ct4::sql::<job>.
+SQL_SRCS = $(sort $(wildcard src/*/*.sql))
+SQL_HDRS = $(patsubst src/%.sql,build/gen/%.sql.hpp,$(SQL_SRCS))
+build/gen/%.sql.hpp: src/%.sql scripts/sql_header.awk
+	@mkdir -p $(dir $@)
+	awk -v ns=$(basename $(notdir $<)) -f scripts/sql_header.awk $< > $@.tmp && mv $@.tmp $@
+
+$(OBJS): $(wildcard src/*/*.hpp) $(SQL_HDRS)
 
 # --- pure C++ unit tests (GoogleTest) --------------------------------------
 CORE_SRCS = $(sort $(wildcard src/core/*.cpp))

@@ -4,9 +4,10 @@
 // pg_notify('ct4_alerts', json of its codes and numbers) and returns them. Records its run in
 // ct4.job_runs through JobRun, lock included, like the other jobs.
 //
-// Each rule code names an evaluator: one set-based query that returns the
-// candidate alerts (metric, threshold, message, details); an alert fires when
-// metric > threshold. Parameters: $1 as_of, $2 the rule's threshold, $3 params.
+// Each rule code names an evaluator: one set-based query of
+// limbo_alerts.sql that returns the candidate alerts (metric_value,
+// threshold, message, details); an alert fires when metric_value > threshold.
+#include "framework/limbo_alerts.sql.hpp"
 #include "jobs/job_run.hpp"
 #include "pg/args.hpp"
 #include "pg/datum.hpp"
@@ -21,8 +22,6 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
-#include <cstdlib>
-#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,111 +31,28 @@ namespace {
 using ct4::pg::Spi;
 using ct4::pg::text_datum;
 
+namespace sql = ct4::sql::limbo_alerts;  // src/framework/limbo_alerts.sql
+
+// A rule code and the statement that evaluates it.
 struct Evaluator {
+    const char *rule_code;
     const char *needs_view;  // a SPEC 3 view the query reads, or nullptr
     const char *sql;
 };
 
-const std::map<std::string, Evaluator> &evaluators() {
-    static const std::map<std::string, Evaluator> m = {
-        {"NO_IDENTITY_RECENT",
-         {"ops.v_cabinet_leads_limbo",
-          "SELECT pg_catalog.count(l.lead_id)::numeric, $2::numeric,"
-          "  pg_catalog.format('%s leads of the last %s days are at NO_IDENTITY (threshold %s)',"
-          "         pg_catalog.count(l.lead_id), d.days, $2),"
-          "  pg_catalog.jsonb_build_object('days', d.days, 'since', $1::date - d.days + 1,"
-          "    'count', pg_catalog.count(l.lead_id), 'sample_lead_ids',"
-          "    (pg_catalog.array_agg(l.lead_id ORDER BY l.lead_date DESC, l.lead_id)"
-          "       FILTER (WHERE l.lead_id IS NOT NULL))[1:20])::text"
-          " FROM (SELECT coalesce(($3->>'days')::integer, 7) AS days) d"
-          " LEFT JOIN ops.v_cabinet_leads_limbo l"
-          "   ON l.limbo_stage = 'NO_IDENTITY' AND l.lead_date > $1::date - d.days"
-          "  AND l.lead_date <= $1::date"
-          " GROUP BY d.days"}},
-        {"TRIPS_NO_CLAIM",
-         {"ops.v_cabinet_leads_limbo",
-          "SELECT pg_catalog.count(l.lead_id)::numeric, $2::numeric,"
-          "  pg_catalog.format('%s leads older than %s day(s) reached a milestone without its claim"
-          " (TRIPS_NO_CLAIM, threshold %s)', pg_catalog.count(l.lead_id), d.age, $2),"
-          "  pg_catalog.jsonb_build_object('min_age_days', d.age, 'lead_date_before', $1::date - "
-          "d.age,"
-          "    'count', pg_catalog.count(l.lead_id),"
-          "    'sample_lead_ids', (pg_catalog.array_agg(l.lead_id ORDER BY l.lead_date, l.lead_id)"
-          "       FILTER (WHERE l.lead_id IS NOT NULL))[1:20],"
-          "    'sample_driver_ids', (pg_catalog.array_agg(l.driver_id ORDER BY l.lead_date, "
-          "l.lead_id)"
-          "       FILTER (WHERE l.lead_id IS NOT NULL))[1:20])::text"
-          " FROM (SELECT coalesce(($3->>'min_age_days')::integer, 1) AS age) d"
-          " LEFT JOIN ops.v_cabinet_leads_limbo l"
-          "   ON l.limbo_stage = 'TRIPS_NO_CLAIM' AND l.lead_date < $1::date - d.age"
-          " GROUP BY d.age"}},
-        {"NO_IDENTITY_WOW_GROWTH",
-         {"ops.v_cabinet_14d_funnel_audit_weekly",
-          "SELECT pg_catalog.round((c.n - p.n) * 100.0 / p.n, 2), $2::numeric,"
-          "  pg_catalog.format('NO_IDENTITY leads grew %s%% week over week: %s in the week of %s, "
-          "%s the"
-          " week before (threshold %s%%)', pg_catalog.round((c.n - p.n) * 100.0 / p.n, 2), c.n, "
-          "w.cur,"
-          "         p.n, $2),"
-          "  pg_catalog.jsonb_build_object('week_start', w.cur, 'limbo_no_identity', c.n,"
-          "    'previous_week_start', w.cur - 7, 'previous_limbo_no_identity', p.n)::text"
-          " FROM (SELECT pg_catalog.date_trunc('week', $1::date::timestamp)::date - 7 AS cur) w"
-          " CROSS JOIN LATERAL (SELECT coalesce(pg_catalog.sum(a.limbo_no_identity), 0)::numeric "
-          "AS n"
-          "   FROM ops.v_cabinet_14d_funnel_audit_weekly a WHERE a.week_start = w.cur) c"
-          " CROSS JOIN LATERAL (SELECT coalesce(pg_catalog.sum(a.limbo_no_identity), 0)::numeric "
-          "AS n"
-          "   FROM ops.v_cabinet_14d_funnel_audit_weekly a WHERE a.week_start = w.cur - 7) p"
-          " WHERE p.n > 0"}},
-        {"JOB_STALE",
-         {nullptr,
-          "SELECT pg_catalog.round((extract(epoch FROM $1 - GREATEST(s.registered_at, "
-          "ok.last_ok))"
-          "         / 3600)::numeric, 2),"
-          "  pg_catalog.round((extract(epoch FROM w.win) / 3600)::numeric, 2),"
-          "  pg_catalog.format('job %s (schedule %s UTC) has had no successful run for more than "
-          "%s',"
-          "         s.job_name, s.utc_schedule, w.win),"
-          "  pg_catalog.jsonb_build_object('job_name', s.job_name, 'schedule_utc', s.utc_schedule,"
-          "    'registered_at', s.registered_at, 'last_success_at', ok.last_ok,"
-          "    'window_hours', pg_catalog.round((extract(epoch FROM w.win) / 3600)::numeric, "
-          "2))::text"
-          " FROM ct4.scheduled_jobs s JOIN ct4.jobs j ON j.job_name = s.job_name"
-          " CROSS JOIN LATERAL (SELECT GREATEST(ct4.cron_interval(s.utc_schedule, $1) * "
-          "$2::float8,"
-          "   pg_catalog.make_interval(secs => coalesce(($3->>'min_window_hours')::float8, 2) * "
-          "3600)) AS win) w"
-          " CROSS JOIN LATERAL (SELECT pg_catalog.max(r.started_at) AS last_ok FROM ct4.job_runs r"
-          "   WHERE r.job_name = s.job_name AND r.status IN ('SUCCESS', 'DRY_RUN') AND "
-          "r.started_at <= $1) ok"
-          " WHERE j.enabled AND s.registered_at <= $1 - w.win"
-          "   AND (ok.last_ok IS NULL OR ok.last_ok < $1 - w.win)"
-          " ORDER BY s.job_name"}},
-        {"JOB_FAILED",
-         {nullptr,
-          "SELECT cf.n::numeric, $2::numeric,"
-          "  pg_catalog.format('job %s: last run %s %s (SQLSTATE %s): %s', j.job_name, l.run_id, "
-          "l.status,"
-          "         coalesce(l.sqlstate, '-'), coalesce(l.error_message, '-')),"
-          "  pg_catalog.jsonb_build_object('job_name', j.job_name, 'run_id', l.run_id, 'status', "
-          "l.status,"
-          "    'attempt', l.attempt, 'sqlstate', l.sqlstate, 'error_message', l.error_message,"
-          "    'finished_at', l.finished_at, 'consecutive_failures', cf.n)::text"
-          " FROM ct4.jobs j"
-          " JOIN LATERAL (SELECT r.* FROM ct4.job_runs r WHERE r.job_name = j.job_name"
-          "   AND r.status NOT IN ('RUNNING', 'SKIPPED_LOCKED') AND r.started_at <= $1"
-          "   ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) l ON true"
-          " CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS n FROM ct4.job_runs r"
-          "   WHERE r.job_name = j.job_name AND r.status IN ('FAILED', 'CRASHED') AND r.started_at "
-          "<= $1"
-          "     AND r.started_at > coalesce((SELECT pg_catalog.max(o.started_at) FROM ct4.job_runs "
-          "o"
-          "        WHERE o.job_name = j.job_name AND o.status IN ('SUCCESS', 'DRY_RUN')), "
-          "'-infinity')) cf"
-          " WHERE l.status IN ('FAILED', 'CRASHED')"
-          " ORDER BY j.job_name"}},
-    };
-    return m;
+const Evaluator kEvaluators[] = {
+    {"NO_IDENTITY_RECENT", "ops.v_cabinet_leads_limbo", sql::NO_IDENTITY_RECENT},
+    {"TRIPS_NO_CLAIM", "ops.v_cabinet_leads_limbo", sql::TRIPS_NO_CLAIM},
+    {"NO_IDENTITY_WOW_GROWTH", "ops.v_cabinet_14d_funnel_audit_weekly",
+     sql::NO_IDENTITY_WOW_GROWTH},
+    {"JOB_STALE", nullptr, sql::JOB_STALE},
+    {"JOB_FAILED", nullptr, sql::JOB_FAILED},
+};
+
+const Evaluator *evaluator_of(const std::string &rule_code) {
+    for (const auto &e : kEvaluators)
+        if (rule_code == e.rule_code) return &e;
+    return nullptr;
 }
 
 struct Rule {
@@ -147,8 +63,15 @@ struct Alert {
     std::string code, severity, metric, threshold, message, details;
 };
 
-double num(const std::string &s) {
-    return std::strtod(s.c_str(), nullptr);
+// metric_value > threshold of row `r`, compared as numerics (exactly, not
+// as doubles); a NULL on either side fires nothing.
+bool fires(const Spi &spi, uint64_t r, int metric_col, int threshold_col) {
+    bool metric_null, threshold_null;
+    Datum metric = spi.get_datum(r, metric_col, &metric_null);
+    Datum threshold = spi.get_datum(r, threshold_col, &threshold_null);
+    if (metric_null || threshold_null) return false;
+    return ct4::pg::guarded(
+        [&] { return DatumGetBool(DirectFunctionCall2(numeric_gt, metric, threshold)); });
 }
 
 Datum numeric_datum(const std::string &s) {
@@ -186,12 +109,14 @@ Datum check_alerts(FunctionCallInfo fcinfo, TimestampTz as_of) {
     spi.exec("SELECT ct4._reap_crashed()");
 
     std::vector<Rule> rules;
-    spi.exec(
-        "SELECT rule_code, threshold::text, severity, params::text FROM ct4.alert_rules"
-        " WHERE enabled ORDER BY rule_code");
-    for (uint64_t i = 0; i < spi.rows(); i++)
-        rules.push_back(
-            {*spi.get_text(i, 0), *spi.get_text(i, 1), *spi.get_text(i, 2), *spi.get_text(i, 3)});
+    spi.exec(sql::enabled_rules);
+    {
+        int code = spi.column("rule_code"), threshold = spi.column("threshold"),
+            severity = spi.column("severity"), params = spi.column("params");
+        for (uint64_t i = 0; i < spi.rows(); i++)
+            rules.push_back({*spi.get_text(i, code), *spi.get_text(i, threshold),
+                             *spi.get_text(i, severity), *spi.get_text(i, params)});
+    }
 
     std::vector<Alert> alerts;
     int64_t evaluated = 0, skipped = 0;
@@ -201,14 +126,13 @@ Datum check_alerts(FunctionCallInfo fcinfo, TimestampTz as_of) {
             return ct4::jobs::Counters{{"rules_evaluated", evaluated},
                                        {"alerts_raised", (int64_t)alerts.size()}};
         });
-        auto ev = evaluators().find(rule.code);
+        const Evaluator *ev = evaluator_of(rule.code);
         const char *why = nullptr;
-        if (ev == evaluators().end()) {
+        if (!ev) {
             why = "no evaluator for this rule_code";
-        } else if (ev->second.needs_view &&
-                   !spi.scalar_text("SELECT pg_catalog.to_regclass($1)::text",
-                                    {ct4::pg::p_text(std::string(ev->second.needs_view))})) {
-            why = "the view it reads does not exist";
+        } else if (ev->needs_view) {
+            spi.exec(sql::view_exists, {ct4::pg::p_text(std::string(ev->needs_view))});
+            if (!spi.get_bool(0, spi.column("present"))) why = "the view it reads does not exist";
         }
         if (why) {
             skipped++;
@@ -217,19 +141,19 @@ Datum check_alerts(FunctionCallInfo fcinfo, TimestampTz as_of) {
             ct4::pg::guarded([&] { ereport(WARNING, (errmsg("%s", c))); });
             continue;
         }
-        spi.exec(ev->second.sql,
-                 {at, ct4::pg::p_text(rule.threshold), ct4::pg::p_jsonb(rule.params)});
+        spi.exec(ev->sql, {at, ct4::pg::p_text(rule.threshold), ct4::pg::p_jsonb(rule.params)});
         evaluated++;
+        int metric = spi.column("metric_value"), threshold = spi.column("threshold"),
+            message = spi.column("message"), details = spi.column("details");
         for (uint64_t r = 0; r < spi.rows(); r++) {
-            auto metric = spi.get_text(r, 0), threshold = spi.get_text(r, 1);
-            if (!metric || !threshold || !(num(*metric) > num(*threshold))) continue;
-            alerts.push_back({rule.code, rule.severity, *metric, *threshold,
-                              spi.get_text(r, 2).value_or(""), spi.get_text(r, 3).value_or("{}")});
+            if (!fires(spi, r, metric, threshold)) continue;
+            alerts.push_back({rule.code, rule.severity, *spi.get_text(r, metric),
+                              *spi.get_text(r, threshold), spi.get_text(r, message).value_or(""),
+                              spi.get_text(r, details).value_or("{}")});
         }
     }
 
-    // The open alerts are those of the latest evaluation.
-    spi.exec("UPDATE ct4.alert_events SET resolved_at = $1 WHERE resolved_at IS NULL", {at});
+    spi.exec(sql::resolve_open, {at});
     if (!alerts.empty()) {
         std::vector<std::optional<std::string>> code, sev, metric, thr, msg, det;
         for (const auto &a : alerts) {
@@ -240,27 +164,10 @@ Datum check_alerts(FunctionCallInfo fcinfo, TimestampTz as_of) {
             msg.emplace_back(a.message);
             det.emplace_back(a.details);
         }
-        spi.exec(
-            "WITH ins AS (INSERT INTO ct4.alert_events"
-            "   (run_id, rule_code, severity, metric_value, threshold, message, details, raised_at)"
-            " SELECT $1, a.code, a.sev, a.metric::numeric, a.thr::numeric, a.msg, a.det::jsonb, $2"
-            "   FROM ROWS FROM (pg_catalog.unnest($3::text[]), pg_catalog.unnest($4::text[]),"
-            "     pg_catalog.unnest($5::text[]), pg_catalog.unnest($6::text[]),"
-            "     pg_catalog.unnest($7::text[]), pg_catalog.unnest($8::text[]))"
-            "        AS a(code, sev, metric, thr, msg, det)"
-            " RETURNING *)"
-            // Any role that can connect can LISTEN: the payload carries codes,
-            // numbers and ids, never the message or details (lead and driver
-            // ids, error texts), which stay in ct4.alert_events (SPEC 6).
-            " SELECT pg_catalog.count(pg_catalog.pg_notify('ct4_alerts', "
-            "pg_catalog.jsonb_build_object("
-            "   'event_id', event_id, 'run_id', run_id, 'alert_code', rule_code, 'severity', "
-            "severity,"
-            "   'metric_value', metric_value, 'threshold', threshold,"
-            "   'raised_at', raised_at)::text)) FROM ins",
-            {ct4::pg::p_int8(run.run_id()), at, ct4::pg::p_text_array(code),
-             ct4::pg::p_text_array(sev), ct4::pg::p_text_array(metric), ct4::pg::p_text_array(thr),
-             ct4::pg::p_text_array(msg), ct4::pg::p_text_array(det)});
+        spi.exec(sql::store_and_notify, {ct4::pg::p_int8(run.run_id()), at,
+                                         ct4::pg::p_text_array(code), ct4::pg::p_text_array(sev),
+                                         ct4::pg::p_text_array(metric), ct4::pg::p_text_array(thr),
+                                         ct4::pg::p_text_array(msg), ct4::pg::p_text_array(det)});
     }
     run.finish("SUCCESS", {{"rules_evaluated", evaluated},
                            {"rules_skipped", skipped},

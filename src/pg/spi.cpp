@@ -324,6 +324,28 @@ std::optional<std::string> Spi::get_text(uint64_t row, int col) const {
     return s ? std::optional<std::string>(s) : std::nullopt;
 }
 
+namespace {
+int column_of(const char *name) {
+    if (!SPI_tuptable)
+        throw Error(ERRCODE_INTERNAL_ERROR,
+                    std::string("ct4_jobs: no result to read column \"") + name + "\" from");
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    int n = guarded([&] { return SPI_fnumber(desc, name); });
+    if (n <= 0)
+        throw Error(ERRCODE_INTERNAL_ERROR,
+                    std::string("ct4_jobs: the result has no column \"") + name + "\"");
+    return n - 1;
+}
+}  // namespace
+
+int Spi::column(const char *name) const {
+    return column_of(name);
+}
+
+int RowReader::column(const char *name) const {
+    return column_of(name);
+}
+
 std::optional<std::string> Spi::scalar_text(const char *sql, std::initializer_list<Param> params) {
     if (exec(sql, params) == 0) return std::nullopt;
     return get_text(0, 0);

@@ -77,6 +77,13 @@ class Spi {
     bool get_bool(uint64_t row, int col, bool if_null = false) const;
     std::optional<std::string> get_text(uint64_t row, int col) const;  // any type, via output fn
     std::optional<int32_t> get_date(uint64_t row, int col) const;      // DateADT
+    // The datum as SPI holds it (valid until the next exec or this Spi ends).
+    Datum get_datum(uint64_t row, int col, bool *isnull) const { return value(row, col, isnull); }
+
+    // The index of the last result's column `name` (throws naming it when
+    // the result has none): results are read by name, resolved once per
+    // statement, then by index in the row loop.
+    int column(const char *name) const;
 
     // Convenience for one-value queries.
     std::optional<std::string> scalar_text(const char *sql,
@@ -120,6 +127,7 @@ class RowReader {
     RowReader &operator=(const RowReader &) = delete;
 
     void load(uint64_t row);
+    int column(const char *name) const;  // as Spi::column
     bool is_null(int col) const { return nulls_[col]; }
     int64_t int8(int col, int64_t if_null = 0) const;
     int32_t int4(int col, int32_t if_null = 0) const;
