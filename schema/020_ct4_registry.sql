@@ -26,8 +26,9 @@ INSERT INTO ct4.settings (name, value, description) VALUES
     ('score_license',       '4',    'Score added when the normalized license numbers are equal'),
     ('score_phone',         '2',    'Score added when the normalized phones are equal'),
     ('score_plate',         '1',    'Score added when the normalized plates are equal'),
-    ('score_name',          '1',    'Score added when name similarity >= name_similarity_min'),
+    ('score_name',          '1',    'Score added when the names agree: similarity >= name_similarity_min and the tokens pair up (name_token_similarity_min)'),
     ('name_similarity_min', '0.85', 'Jaro-Winkler similarity of normalized names that counts as agreeing'),
+    ('name_token_similarity_min', '0.90', 'Jaro-Winkler of two name tokens that makes them counterparts: a name agrees only when every token of the name with fewer tokens has its own counterpart in the other (else name_conflict)'),
     ('link_threshold',      '3',    'Minimum score of the unique best candidate for a link');
 
 CREATE TABLE ct4.milestones (

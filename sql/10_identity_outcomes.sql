@@ -1,12 +1,14 @@
 -- Identity matching (SPEC 4.1, 4.2): every outcome on a small fixture, one
 -- lead per case. Lead ids tell the case: 1xx link, 2xx ambiguous, 3xx weak,
 -- 4xx new person, 5xx no candidates, 6xx invalid data, 7xx driver codes,
--- 8xx two sign-ups of one person, 9xx NULL lead_date.
+-- 8xx two sign-ups of one person, 9xx NULL lead_date. 30x and 1x0 are the
+-- family traps of SPEC 4.2 (amended): relatives share a phone or a car, not
+-- a person.
 TRUNCATE raw.module_ct_cabinet_leads, raw.drivers, canon.persons, canon.identity_links,
          canon.identity_unmatched, canon.identity_link_removals, canon.identity_blocks,
          canon.identity_lead_state, ct4.job_runs RESTART IDENTITY CASCADE;
 -- Persons already known (as an earlier run would have left them).
-INSERT INTO canon.persons (person_key) VALUES (1), (2), (3), (4), (5), (6), (7);
+INSERT INTO canon.persons (person_key) VALUES (1), (2), (3), (4), (5), (6), (7), (9), (10);
 SELECT setval('canon.persons_person_key_seq', 100);
 INSERT INTO canon.identity_links VALUES
     ('module_ct_cabinet_leads', '1', 1, 'NEW_PERSON', NULL, '{}', now(), 0),
@@ -15,7 +17,9 @@ INSERT INTO canon.identity_links VALUES
     ('module_ct_cabinet_leads', '4', 4, 'NEW_PERSON', NULL, '{}', now(), 0),
     ('module_ct_cabinet_leads', '5', 5, 'NEW_PERSON', NULL, '{}', now(), 0),
     ('module_ct_cabinet_leads', '6', 6, 'NEW_PERSON', NULL, '{}', now(), 0),
-    ('module_ct_cabinet_leads', '7', 7, 'NEW_PERSON', NULL, '{}', now(), 0);
+    ('module_ct_cabinet_leads', '7', 7, 'NEW_PERSON', NULL, '{}', now(), 0),
+    ('module_ct_cabinet_leads', '9', 9, 'NEW_PERSON', NULL, '{}', now(), 0),
+    ('module_ct_cabinet_leads', '10', 10, 'NEW_PERSON', NULL, '{}', now(), 0);
 -- Drivers: D-DUP-1/2 tie for person 5, D-WEAK shares only a phone with
 -- person 6, D-TAKEN is the best driver of person 7 but belongs to person 1
 -- (lead 703 links to person 7 by phone, not to person 1 by D-TAKEN's license).
@@ -24,7 +28,9 @@ INSERT INTO raw.drivers (driver_id, full_name, phone, license_number, plate) VAL
     ('D-DUP-2', 'Luis Vega', '900000002', 'q55555555', NULL),
     ('D-WEAK', 'Someone Else', '966 666 666', NULL, NULL),
     ('D-TAKEN', 'Eva Cruz', NULL, 'Q77777777', NULL),
-    ('D-NEW', 'Carla Nuñez', '+51 955 555 555', 'L-4040 4040', 'xyz-987');
+    ('D-NEW', 'Carla Nuñez', '+51 955 555 555', 'L-4040 4040', 'xyz-987'),
+    -- Luis's brother drives with the family phone: not Luis's driver.
+    ('D-BROTHER', 'Lucas Rojas Soto', '933 303 303', 'L-3131 3131', NULL);
 INSERT INTO canon.persons (person_key) VALUES (8);
 INSERT INTO canon.identity_links VALUES
     ('drivers', 'D-TAKEN', 1, 'LICENSE', 4, '{}', now(), 0);
@@ -33,6 +39,13 @@ INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name, phone, l
     (101, current_date, 'María García', '+51 911 111 111', 'q-1111 1111', NULL),
     (201, current_date, NULL, NULL, 'Q2222 2222', NULL),
     (301, current_date, 'Jorge Ramos', '944444444', NULL, NULL),
+    -- José's family (person 9: phone 912 121 212, license Q90909090, plate FAM101):
+    (302, current_date, 'Juan Perez Quispe', '912121212', NULL, NULL),          -- brother: WEAK_MATCH
+    (303, current_date, 'María Pérez Quispe', '912121212', NULL, 'fam-101'),    -- sister, phone + car: WEAK_MATCH
+    (110, current_date, 'Jose Perez', '+51 912 121 212', NULL, NULL),           -- a missing token: linked
+    (120, current_date, 'Jsoe Perez Quispe', '912121212', NULL, 'FAM101'),      -- a typo: linked
+    (130, current_date, 'Ana Torres', NULL, 'Q-1111 1111', NULL),               -- person 1's license outweighs the name
+    (140, current_date, 'Luis Rojas Soto', '933303303', NULL, NULL),            -- Luis (person 10) again
     (401, current_date, 'Carla Nuñez', '955555555', 'L40404040', NULL),
     (501, current_date, NULL, '977777777', NULL, NULL),
     (502, current_date, 'Solo Placa', NULL, NULL, 'ZZZ-999'),
@@ -58,7 +71,10 @@ INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name, phone, l
     -- persons 5, 6, 7 have no driver yet (driver step cases)
     (5, '2000-01-01', 'Luis Vega', NULL, 'Q55555555'),
     (6, '2000-01-01', 'Rosa Leon', '966666666', NULL),
-    (7, '2000-01-01', 'Eva Cruz', '970707070', 'Q77777777');
+    (7, '2000-01-01', 'Eva Cruz', '970707070', 'Q77777777'),
+    (9, '2000-01-01', 'José Pérez Quispe', '912121212', 'Q90909090'),
+    (10, '2000-01-01', 'Luis Rojas Soto', '933 303 303', NULL);
+UPDATE raw.module_ct_cabinet_leads SET plate = 'FAM-101' WHERE lead_id = 9;
 DELETE FROM canon.identity_lead_state WHERE lead_id < 100;
 
 SELECT status, processed, newly_linked, newly_driver_mapped, still_no_candidates, conflicts, errors

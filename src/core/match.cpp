@@ -1,5 +1,6 @@
 #include "core/match.hpp"
 
+#include "core/name_tokens.hpp"
 #include "core/normalize.hpp"
 
 #include <algorithm>
@@ -31,6 +32,8 @@ Decision decide_ranked(const std::vector<Scored> &ranked, const MatchSettings &s
     double best = ranked[0].score.total;
     if (best < s.link_threshold) return Decision::WeakMatch;
     if (ranked.size() > 1 && ranked[1].score.total == best) return Decision::Ambiguous;
+    // A relative sharing the family's phone and car: for review, never linked.
+    if (!ranked[0].score.can_link()) return Decision::WeakMatch;
     return Decision::Link;
 }
 
@@ -66,12 +69,31 @@ Score score_candidate(const Keys &row, const CandidateKeys &cand, const MatchSet
     r.license = contains(cand.licenses, row.license);
     r.phone = contains(cand.phones, row.phone);
     r.plate = contains(cand.plates, row.plate);
-    if (row.name) {
-        for (const auto &n : cand.names)
-            r.name_similarity =
-                std::max(r.name_similarity, normalized_name_similarity(*row.name, n));
+    if (row.name && !cand.names.empty()) {
+        // The name agrees when one of the candidate's names is similar as a
+        // whole and its tokens pair up; it conflicts when no name's tokens
+        // pair up (a brother: "juan" has no counterpart in "jose ...").
+        const std::string *agreeing = nullptr, *closest = nullptr;
+        bool pairable = false;
+        const size_t n = std::min(cand.names.size(), kMaxNamesCompared);
+        for (size_t i = 0; i < n; i++) {
+            const std::string &name = cand.names[i];
+            const double sim = normalized_name_similarity(*row.name, name);
+            if (!closest || sim > r.name_similarity) {
+                r.name_similarity = sim;
+                closest = &name;
+            }
+            // Token pairing only while it can change the outcome.
+            if (agreeing) continue;
+            const bool tokens = name_tokens_agree(*row.name, name, s.name_token_similarity_min);
+            pairable |= tokens;
+            if (tokens && sim >= s.name_similarity_min) agreeing = &name;
+        }
+        r.names_capped = cand.names_capped || cand.names.size() > n;
+        r.name = agreeing != nullptr;
+        r.name_conflict = !pairable;
+        r.name_against = agreeing ? *agreeing : *closest;
     }
-    r.name = row.name && r.name_similarity >= s.name_similarity_min;
     if (r.license) r.total += s.score_license;
     if (r.phone) r.total += s.score_phone;
     if (r.plate) r.total += s.score_plate;

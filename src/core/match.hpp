@@ -18,6 +18,7 @@ struct MatchSettings {
     double score_plate = 1;
     double score_name = 1;
     double name_similarity_min = 0.85;
+    double name_token_similarity_min = 0.90;  // a token's counterpart (core/name_tokens.hpp)
     double link_threshold = 3;
 };
 
@@ -50,13 +51,35 @@ std::vector<std::string> unparsable_fields(const RawFields &raw, const Keys &key
 // names are compared as they are). The best agreement over them counts.
 struct CandidateKeys {
     std::vector<std::string> phones, licenses, plates, names;
+    bool names_capped = false;  // it had more than kMaxNamesCompared names
 };
 
 struct Score {
     double total = 0;
     bool license = false, phone = false, plate = false, name = false;
+    // SPEC 4.2 (amended): names on both sides and none of the candidate's
+    // names has its tokens paired with the row's (core/name_tokens.hpp).
+    // Such a candidate keeps its score but is linked only with an equal
+    // license (can_link).
+    bool name_conflict = false;
     double name_similarity = 0;  // best over the candidate's names
+    // The candidate's name the name outcome is about (the agreeing one, else
+    // the most similar one; empty when a side has no name): the evidence
+    // spells out its token pairing.
+    std::string name_against;
+    bool names_capped = false;  // only kMaxNamesCompared of the candidate's names were compared
+    bool can_link() const { return license || !name_conflict; }
 };
+
+// A candidate's names compared at most (a person may hold many, e.g. a
+// license shared by hostile rows with distinct names): bounded work per
+// candidate. The matcher keeps the first ones in byte order.
+constexpr size_t kMaxNamesCompared = 8;
+// Candidates scored at most per row (persons of a lead, drivers of a person),
+// the first by handle. A row with more has no unique best the rules can
+// vouch for: it is never linked (AMBIGUOUS, DRIVER_AMBIGUOUS) and its
+// details say the bound was hit.
+constexpr size_t kMaxCandidates = 50;
 
 Score score_candidate(const Keys &row, const CandidateKeys &cand, const MatchSettings &s);
 
@@ -76,6 +99,8 @@ const char *decision_code(Decision d);  // LINKED, AMBIGUOUS, WEAK_MATCH, NEW_PE
 //  - best unique score >= threshold            -> Link (ranked[0])
 //  - tie at the top >= threshold               -> Ambiguous
 //  - candidates, none >= threshold             -> WeakMatch
+//  - unique best whose name conflicts and whose
+//    license is not equal (SPEC 4.2 amended)   -> WeakMatch
 //  - no candidate: phone or license and name   -> NewPerson
 //  - no candidate, key text none normalizes    -> InvalidData
 //  - otherwise                                 -> NoCandidates

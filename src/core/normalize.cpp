@@ -526,12 +526,19 @@ double normalized_name_similarity(std::string_view na, std::string_view nb) {
     return jw_impl(ua.data(), ua.size(), ub.data(), ub.size());
 }
 
+std::string_view compared_name(std::string_view n) {
+    if (n.size() <= kMaxComparedNameBytes) return n;
+    size_t k = kMaxComparedNameBytes;
+    while (k > 0 && ((unsigned char)n[k] & 0xC0) == 0x80) --k;  // whole characters
+    return n.substr(0, k);
+}
+
 double name_similarity(std::string_view a, std::string_view b) {
     const auto na = normalize_name(a);
     if (!na) return 0.0;
     const auto nb = normalize_name(b);
     if (!nb) return 0.0;
-    return normalized_name_similarity(*na, *nb);
+    return normalized_name_similarity(compared_name(*na), compared_name(*nb));
 }
 
 }  // namespace ct4::core

@@ -28,8 +28,16 @@ std::optional<std::string> normalize_plate(std::string_view s);
 // space. No token -> nullopt. See normalize.cpp for the exact letter rule.
 std::optional<std::string> normalize_name(std::string_view s);
 
-// Jaro-Winkler of the normalized names (by code point); 0.0 if either name
-// normalizes to nullopt.
+// Normalized names are compared on their first kMaxComparedNameBytes bytes
+// (whole characters): the job ignores longer names as garbage
+// (core::kMaxNameKeyBytes), so for every name it uses the SQL functions give
+// its figure, and hostile input costs bounded work (a 400 kB name costs a
+// linear normalization, not a quadratic Jaro-Winkler).
+constexpr size_t kMaxComparedNameBytes = 200;
+std::string_view compared_name(std::string_view normalized);
+
+// Jaro-Winkler of the normalized names (by code point, each compared_name);
+// 0.0 if either name normalizes to nullopt.
 double name_similarity(std::string_view a, std::string_view b);
 // The same for names normalize_name already returned (the matcher keeps
 // them normalized): no second normalization, no allocation for ASCII names.

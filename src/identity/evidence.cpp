@@ -1,5 +1,7 @@
 #include "identity/evidence.hpp"
 
+#include "core/name_tokens.hpp"
+
 #include <cstdio>
 
 namespace ct4::identity {
@@ -16,8 +18,7 @@ constexpr size_t kMaxQuoted = 40;
 // Scores, thresholds and similarities as their shortest text ("%.6g"), the
 // number jsonb_in would have stored for that text. Whole numbers below 1e6
 // (most scores) are that text already, written without formatting it.
-void num(JsonbWriter &w, const char *key, double v) {
-    w.key(key);
+void num_value(JsonbWriter &w, double v) {
     if (v == (double)(int64_t)v && v > -1e6 && v < 1e6) {
         w.int64((int64_t)v);
         return;
@@ -25,6 +26,11 @@ void num(JsonbWriter &w, const char *key, double v) {
     char buf[32];
     snprintf(buf, sizeof buf, "%.6g", v);
     w.decimal(buf);
+}
+
+void num(JsonbWriter &w, const char *key, double v) {
+    w.key(key);
+    num_value(w, v);
 }
 
 void int_field(JsonbWriter &w, const char *key, int64_t v) {
@@ -68,8 +74,48 @@ void keys(JsonbWriter &w, const char *key, const core::Keys &k) {
     w.end_object();
 }
 
-void compared(JsonbWriter &w, const core::Keys &row, const KeyPresence &cand,
-              const core::Score &s) {
+void string_list(JsonbWriter &w, const char *key, const std::vector<std::string> &v) {
+    w.key(key);
+    w.begin_array();
+    for (const auto &s : v) w.string(s);
+    w.end_array();
+}
+
+// The token pairing of the row's name with the candidate's name the outcome
+// is about (SPEC 4.2 amended), in the current object: "name_pairs" (each
+// token of the shorter name as [token, counterpart, Jaro-Winkler])
+// and, when the name conflicts, "name_conflict": the tokens without
+// counterpart and the other name's tokens. Nothing when a side has no name.
+void name_tokens(JsonbWriter &w, const core::Keys &row, const core::Score &s,
+                 const core::MatchSettings &set) {
+    if (!row.name || s.name_against.empty()) return;
+    const core::TokenPairing p =
+        core::pair_name_tokens(*row.name, s.name_against, set.name_token_similarity_min);
+    w.key("name_pairs");
+    w.begin_array();
+    for (const auto &t : p.pairs) {
+        w.begin_array();
+        w.string(t.token);
+        w.string(t.counterpart);
+        num_value(w, t.similarity);
+        w.end_array();
+    }
+    w.end_array();
+    if (s.name_conflict) {
+        w.key("name_conflict");
+        w.begin_object();
+        string_list(w, "tokens", p.unpaired);
+        string_list(w, "against", p.against);
+        w.end_object();
+    }
+    if (s.names_capped) {
+        w.key("names_capped");
+        w.boolean(true);
+    }
+}
+
+void compared(JsonbWriter &w, const core::Keys &row, const KeyPresence &cand, const core::Score &s,
+              const core::MatchSettings &set) {
     w.key("compared");
     w.begin_object();
     str_field(w, "license", outcome(row.license, cand.license, s.license));
@@ -80,27 +126,37 @@ void compared(JsonbWriter &w, const core::Keys &row, const KeyPresence &cand,
     num(w, "similarity", s.name_similarity);
     w.key("agreed");
     w.boolean(s.name);
+    name_tokens(w, row, s, set);
     w.end_object();
     w.end_object();
 }
 
-void candidate(JsonbWriter &w, int64_t person_key, const core::Score &s) {
+void candidate(JsonbWriter &w, const Matcher &m, const core::Keys &row, int64_t person_key,
+               const core::Score &s) {
     w.begin_object();
     int_field(w, "person_key", person_key);
     num(w, "score", s.total);
     str_field(w, "rule", core::match_rule(s));
     num(w, "name_similarity", s.name_similarity);
+    name_tokens(w, row, s, m.settings());
     w.end_object();
 }
 
 // Up to kMaxListed of `list` under `key`, best first.
-void candidates(JsonbWriter &w, const char *key, const std::vector<core::Scored> &list,
-                const PersonKeyOf &real) {
+void candidates(JsonbWriter &w, const char *key, const Matcher &m, const core::Keys &row,
+                const std::vector<core::Scored> &list, const PersonKeyOf &real) {
     w.key(key);
     w.begin_array();
     for (size_t i = 0; i < list.size() && i < kMaxListed; i++)
-        candidate(w, real(list[i].index), list[i].score);
+        candidate(w, m, row, real(list[i].index), list[i].score);
     w.end_array();
+}
+
+// core::kMaxCandidates was hit: how many shared a key, how many were scored.
+void bound_hit(JsonbWriter &w, size_t found) {
+    if (found <= core::kMaxCandidates) return;
+    int_field(w, "candidates_found", (int64_t)found);
+    int_field(w, "candidates_limit", (int64_t)core::kMaxCandidates);
 }
 
 const char *const kBlockedReason =
@@ -126,15 +182,9 @@ void driver_candidates(JsonbWriter &w, const char *key, const Matcher &m,
             w.int64(real(d.linked_person));
         else
             w.null();
+        name_tokens(w, d.keys, list[i].score, m.settings());
         w.end_object();
     }
-    w.end_array();
-}
-
-void string_list(JsonbWriter &w, const char *key, const std::vector<std::string> &v) {
-    w.key(key);
-    w.begin_array();
-    for (const auto &s : v) w.string(s);
     w.end_array();
 }
 
@@ -163,11 +213,11 @@ void lead_link_evidence(JsonbWriter &w, const Matcher &m, const Lead &l, const P
     int_field(w, "person_key", real(best.index));
     num(w, "score", best.score.total);
     num(w, "threshold", m.settings().link_threshold);
-    compared(w, l.keys, l.linked_keys, best.score);
+    compared(w, l.keys, l.linked_keys, best.score, m.settings());
     int_field(w, "candidates", (int64_t)l.ranked.size());
     if (l.ranked.size() > 1) {
         w.key("runner_up");
-        candidate(w, real(l.ranked[1].index), l.ranked[1].score);
+        candidate(w, m, l.keys, real(l.ranked[1].index), l.ranked[1].score);
     }
     w.end_object();
 }
@@ -182,7 +232,7 @@ void driver_link_evidence(JsonbWriter &w, const Matcher &m, int64_t person, cons
     int_field(w, "person_key", real(person));
     num(w, "score", best.score.total);
     num(w, "threshold", m.settings().link_threshold);
-    compared(w, d.keys, r.person_keys, best.score);
+    compared(w, d.keys, r.person_keys, best.score, m.settings());
     int_field(w, "candidates", (int64_t)r.ranked.size());
     if (r.ranked.size() > 1) {
         const auto &ru = r.ranked[1];
@@ -203,8 +253,8 @@ void lead_unmatched_details(JsonbWriter &w, const Matcher &m, const Lead &l,
     if (l.blocked) {
         // C0 rule 2: the best candidate is a person this row was unlinked from.
         num(w, "threshold", m.settings().link_threshold);
-        candidates(w, "blocked", l.blocked_ranked, real);
-        candidates(w, "candidates", l.ranked, real);
+        candidates(w, "blocked", m, l.keys, l.blocked_ranked, real);
+        candidates(w, "candidates", m, l.keys, l.ranked, real);
         int_field(w, "candidates_total", (int64_t)(l.ranked.size() + l.blocked_ranked.size()));
         str_field(w, "reason", kBlockedReason);
         w.end_object();
@@ -214,8 +264,9 @@ void lead_unmatched_details(JsonbWriter &w, const Matcher &m, const Lead &l,
         case core::Decision::Ambiguous:
         case core::Decision::WeakMatch: {
             num(w, "threshold", m.settings().link_threshold);
-            candidates(w, "candidates", l.ranked, real);
+            candidates(w, "candidates", m, l.keys, l.ranked, real);
             int_field(w, "candidates_total", (int64_t)l.ranked.size());
+            bound_hit(w, l.candidates_found);
             break;
         }
         case core::Decision::InvalidData: {
@@ -257,6 +308,7 @@ void driver_unmatched_details(JsonbWriter &w, const Matcher &m, int64_t person,
     if (r.blocked) driver_candidates(w, "blocked", m, r.blocked_ranked, real);
     driver_candidates(w, "candidates", m, r.ranked, real);
     int_field(w, "candidates_total", (int64_t)(r.ranked.size() + r.blocked_ranked.size()));
+    bound_hit(w, r.candidates_found);
     if (r.blocked) {
         str_field(w, "reason",
                   "the best driver was unlinked from this person (ct4.unlink); ct4.unblock lifts "

@@ -21,6 +21,24 @@ KeyPresence presence_of(const core::CandidateKeys &k) {
 }
 
 namespace {
+// A person's names, kept sorted and at most core::kMaxNamesCompared of them
+// (the first in byte order, whatever order its rows are read in): the work
+// per candidate stays bounded when hostile rows give one person thousands of
+// names. True when the name is new and kept.
+bool add_person_name(core::CandidateKeys &k, const std::string &name) {
+    auto &v = k.names;
+    auto at = std::lower_bound(v.begin(), v.end(), name);
+    if (at != v.end() && *at == name) return false;
+    if (v.size() >= core::kMaxNamesCompared) {
+        k.names_capped = true;
+        if (at == v.end()) return false;
+        v.pop_back();
+        at = std::lower_bound(v.begin(), v.end(), name);
+    }
+    v.insert(at, name);
+    return true;
+}
+
 std::vector<std::string> &slot(core::CandidateKeys &c, int type) {
     switch (type) {
         case kPhone:
@@ -40,6 +58,7 @@ std::vector<std::string> &slot(core::CandidateKeys &c, int type) {
 bool Matcher::add_person_key(Person &p, int64_t person, int type, const std::string &value,
                              int64_t version) {
     auto &v = slot(p.keys, type);
+    if (type == kName) return add_person_name(p.keys, value);
     if (std::find(v.begin(), v.end(), value) != v.end()) return false;
     v.push_back(value);
     if (type != kName) {
@@ -98,17 +117,34 @@ bool blocked_would_link(const std::vector<core::Scored> &ranked,
     return std::any_of(blocked.begin(), blocked.end(),
                        [&](const core::Scored &b) { return b.index == all[0].index; });
 }
+
+// Keeps the first core::kMaxCandidates of `cands` (sorted by handle);
+// returns how many there were.
+template <class T>
+size_t bound_candidates(std::vector<T> &cands) {
+    const size_t found = cands.size();
+    if (found > core::kMaxCandidates) cands.resize(core::kMaxCandidates);
+    return found;
+}
+// A row whose candidates were bounded is never linked: one left out could
+// have tied or won.
+Decision bounded(Decision d, size_t found) {
+    return d == Decision::Link && found > core::kMaxCandidates ? Decision::Ambiguous : d;
+}
 }  // namespace
 
 void Matcher::eval_identity(Lead &l) {
     l.ranked.clear();
-    for (int64_t p : identity_candidates(l.keys))
+    std::vector<int64_t> cands = identity_candidates(l.keys);
+    l.candidates_found = bound_candidates(cands);
+    for (int64_t p : cands)
         l.ranked.push_back({p, core::score_candidate(l.keys, persons.at(p).keys, settings_)});
     set_apart_blocked(l.ranked, l.blocked_ranked, [&](const core::Scored &c) {
         return std::find(l.blocked_persons.begin(), l.blocked_persons.end(), c.index) !=
                l.blocked_persons.end();
     });
-    l.decision = core::decide_identity(l.raw, l.keys, l.ranked, settings_);
+    l.decision =
+        bounded(core::decide_identity(l.raw, l.keys, l.ranked, settings_), l.candidates_found);
     l.blocked = l.decision != Decision::Link &&
                 blocked_would_link(l.ranked, l.blocked_ranked, [&](std::vector<core::Scored> &all) {
                     return core::decide_identity(l.raw, l.keys, all, settings_);
@@ -190,6 +226,10 @@ void Matcher::eval_driver(int64_t person) {
         }
     std::sort(cands.begin(), cands.end());
     cands.erase(std::unique(cands.begin(), cands.end()), cands.end());
+    if (cands.size() > core::kMaxCandidates)  // the first by driver_id, whatever the load order
+        std::sort(cands.begin(), cands.end(),
+                  [&](size_t a, size_t b) { return drivers[a].id < drivers[b].id; });
+    r.candidates_found = bound_candidates(cands);
     r.ranked.clear();
     for (size_t i : cands)
         r.ranked.push_back({(int64_t)i, core::score_candidate(drivers[i].keys, p.keys, settings_)});
@@ -199,7 +239,7 @@ void Matcher::eval_driver(int64_t person) {
                p.blocked_drivers.end();
     });
     // Ties are ordered by driver_id, not by load order, so runs are deterministic.
-    r.decision = core::decide_driver(r.ranked, settings_);
+    r.decision = bounded(core::decide_driver(r.ranked, settings_), r.candidates_found);
     if (r.decision == Decision::Ambiguous || r.decision == Decision::WeakMatch) {
         std::stable_sort(r.ranked.begin(), r.ranked.end(),
                          [&](const core::Scored &a, const core::Scored &b) {

@@ -76,6 +76,7 @@ struct Lead {
     int64_t eval_version = -1;  // -1: identity not (yet) decided in this run
     core::Decision decision = core::Decision::NoCandidates;
     std::vector<core::Scored> ranked;  // identity candidates (index = person)
+    size_t candidates_found = 0;       // before the core::kMaxCandidates bound
     KeyPresence linked_keys;           // the person's keys when the lead linked to it
     // C0 rule 2: persons this lead must never link to again (ct4.unlink), the
     // candidates among them (set apart before ranking), and whether one of
@@ -94,6 +95,7 @@ struct Driver {
 struct DriverResult {
     core::Decision decision = core::Decision::NoCandidates;
     std::vector<core::Scored> ranked;          // index = position in Matcher::drivers
+    size_t candidates_found = 0;               // before the core::kMaxCandidates bound
     std::vector<core::Scored> blocked_ranked;  // candidates blocked for the person
     bool blocked = false;                      // one of them would have been the unique best
     bool conflict = false;

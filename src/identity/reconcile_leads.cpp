@@ -82,6 +82,7 @@ core::MatchSettings read_settings(Spi &spi) {
     s.score_plate = jobs::setting_number(spi, "score_plate");
     s.score_name = jobs::setting_number(spi, "score_name");
     s.name_similarity_min = jobs::setting_number(spi, "name_similarity_min");
+    s.name_token_similarity_min = jobs::setting_number(spi, "name_token_similarity_min");
     s.link_threshold = jobs::setting_number(spi, "link_threshold");
     return s;
 }
@@ -330,8 +331,12 @@ void identity_batch(Spi &spi, Matcher &m, const std::vector<Lead *> &batch) {
             persons.push_back(l->person);
     }
     load_candidates(spi, m, need, std::move(persons));
-    for (Lead *l : need)
+    // Interrupts per lead: a cancel, statement_timeout or max_runtime stops
+    // the run within one lead's bounded work (core::kMaxCandidates, ...).
+    for (Lead *l : need) {
+        pg::check_interrupts();
         if (m.identity_stale(*l)) eval_lead(m, *l);
+    }
 }
 
 // Driver step of every due person of the leads, one driver query per batch
@@ -353,8 +358,10 @@ bool driver_pass(Spi &spi, Matcher &m, bool any_blocks,
                 if (!m.driver_results.count(p)) first.push_back(p);
             load_driver_blocks(spi, m, first);
         }
-        for (int64_t p : part)
+        for (int64_t p : part) {
+            pg::check_interrupts();
             if (m.driver_step_due(p)) m.eval_driver(p);
+        }
         progress(std::min(due.size(), i + kBatch), due.size());
     }
     return true;
