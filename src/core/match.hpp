@@ -75,11 +75,13 @@ struct Score {
 // license shared by hostile rows with distinct names): bounded work per
 // candidate. The matcher keeps the first ones in byte order.
 constexpr size_t kMaxNamesCompared = 8;
-// Candidates scored at most per row (persons of a lead, drivers of a person),
-// the first by handle. A row with more has no unique best the rules can
-// vouch for: it is never linked (AMBIGUOUS, DRIVER_AMBIGUOUS) and its
-// details say the bound was hit.
-constexpr size_t kMaxCandidates = 50;
+// A search key held by more persons (drivers, in the driver step) than this
+// finds no candidates: a phone shared by a hundred persons is a placeholder
+// or an attack, not a clue (like a stop word). It still scores for the
+// candidates the row's other keys find. A row left with no candidate because
+// of it is AMBIGUOUS (DRIVER_AMBIGUOUS), never a new person. So a row scores
+// at most 3 x kMaxPersonsPerKey candidates.
+constexpr size_t kMaxPersonsPerKey = 50;
 
 Score score_candidate(const Keys &row, const CandidateKeys &cand, const MatchSettings &s);
 

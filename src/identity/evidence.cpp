@@ -152,11 +152,21 @@ void candidates(JsonbWriter &w, const char *key, const Matcher &m, const core::K
     w.end_array();
 }
 
-// core::kMaxCandidates was hit: how many shared a key, how many were scored.
-void bound_hit(JsonbWriter &w, size_t found) {
-    if (found <= core::kMaxCandidates) return;
-    int_field(w, "candidates_found", (int64_t)found);
-    int_field(w, "candidates_limit", (int64_t)core::kMaxCandidates);
+// The keys that found no candidate because more than core::kMaxPersonsPerKey
+// rows hold them (SPEC 6: bounded work per lead), when there are any.
+void keys_over_bound(JsonbWriter &w, const std::vector<KeyOverBound> &over) {
+    if (over.empty()) return;
+    w.key("keys_over_bound");
+    w.begin_array();
+    for (const auto &k : over) {
+        w.begin_object();
+        str_field(w, "key", kKeyTypeNames[k.type]);
+        str_field(w, "value", k.value);
+        int_field(w, "holders", (int64_t)k.holders);
+        int_field(w, "limit", (int64_t)core::kMaxPersonsPerKey);
+        w.end_object();
+    }
+    w.end_array();
 }
 
 const char *const kBlockedReason =
@@ -219,6 +229,7 @@ void lead_link_evidence(JsonbWriter &w, const Matcher &m, const Lead &l, const P
         w.key("runner_up");
         candidate(w, m, l.keys, real(l.ranked[1].index), l.ranked[1].score);
     }
+    keys_over_bound(w, l.keys_over_bound);
     w.end_object();
 }
 
@@ -242,6 +253,7 @@ void driver_link_evidence(JsonbWriter &w, const Matcher &m, int64_t person, cons
         num(w, "score", ru.score.total);
         w.end_object();
     }
+    keys_over_bound(w, r.keys_over_bound);
     w.end_object();
 }
 
@@ -266,7 +278,7 @@ void lead_unmatched_details(JsonbWriter &w, const Matcher &m, const Lead &l,
             num(w, "threshold", m.settings().link_threshold);
             candidates(w, "candidates", m, l.keys, l.ranked, real);
             int_field(w, "candidates_total", (int64_t)l.ranked.size());
-            bound_hit(w, l.candidates_found);
+            keys_over_bound(w, l.keys_over_bound);
             break;
         }
         case core::Decision::InvalidData: {
@@ -308,7 +320,7 @@ void driver_unmatched_details(JsonbWriter &w, const Matcher &m, int64_t person,
     if (r.blocked) driver_candidates(w, "blocked", m, r.blocked_ranked, real);
     driver_candidates(w, "candidates", m, r.ranked, real);
     int_field(w, "candidates_total", (int64_t)(r.ranked.size() + r.blocked_ranked.size()));
-    bound_hit(w, r.candidates_found);
+    keys_over_bound(w, r.keys_over_bound);
     if (r.blocked) {
         str_field(w, "reason",
                   "the best driver was unlinked from this person (ct4.unlink); ct4.unblock lifts "

@@ -81,10 +81,16 @@ void Matcher::add_run_keys(int64_t person, const core::Keys &k) {
     });
 }
 
-std::vector<int64_t> Matcher::identity_candidates(const core::Keys &k) const {
+std::vector<int64_t> Matcher::identity_candidates(const core::Keys &k,
+                                                  std::vector<KeyOverBound> &over) const {
     std::vector<int64_t> out;
+    over.clear();
     for_each_search_key(k, [&](int t, const std::string &v) {
-        if (const KeyEntry *e = find_key(t, v))
+        const KeyEntry *e = find_key(t, v);
+        if (!e) return;
+        if (e->persons.size() > core::kMaxPersonsPerKey)
+            over.push_back({t, v, e->persons.size()});
+        else
             out.insert(out.end(), e->persons.begin(), e->persons.end());
     });
     std::sort(out.begin(), out.end());
@@ -118,33 +124,26 @@ bool blocked_would_link(const std::vector<core::Scored> &ranked,
                        [&](const core::Scored &b) { return b.index == all[0].index; });
 }
 
-// Keeps the first core::kMaxCandidates of `cands` (sorted by handle);
-// returns how many there were.
-template <class T>
-size_t bound_candidates(std::vector<T> &cands) {
-    const size_t found = cands.size();
-    if (found > core::kMaxCandidates) cands.resize(core::kMaxCandidates);
-    return found;
-}
-// A row whose candidates were bounded is never linked: one left out could
-// have tied or won.
-Decision bounded(Decision d, size_t found) {
-    return d == Decision::Link && found > core::kMaxCandidates ? Decision::Ambiguous : d;
+// A row whose keys are all too shared has no candidate: no new person (it
+// would duplicate one of them), a person must decide.
+Decision over_bound(Decision d, bool any_over) {
+    return any_over && (d == Decision::NewPerson || d == Decision::NoCandidates ||
+                        d == Decision::InvalidData)
+               ? Decision::Ambiguous
+               : d;
 }
 }  // namespace
 
 void Matcher::eval_identity(Lead &l) {
     l.ranked.clear();
-    std::vector<int64_t> cands = identity_candidates(l.keys);
-    l.candidates_found = bound_candidates(cands);
-    for (int64_t p : cands)
+    for (int64_t p : identity_candidates(l.keys, l.keys_over_bound))
         l.ranked.push_back({p, core::score_candidate(l.keys, persons.at(p).keys, settings_)});
     set_apart_blocked(l.ranked, l.blocked_ranked, [&](const core::Scored &c) {
         return std::find(l.blocked_persons.begin(), l.blocked_persons.end(), c.index) !=
                l.blocked_persons.end();
     });
-    l.decision =
-        bounded(core::decide_identity(l.raw, l.keys, l.ranked, settings_), l.candidates_found);
+    l.decision = over_bound(core::decide_identity(l.raw, l.keys, l.ranked, settings_),
+                            !l.keys_over_bound.empty());
     l.blocked = l.decision != Decision::Link &&
                 blocked_would_link(l.ranked, l.blocked_ranked, [&](std::vector<core::Scored> &all) {
                     return core::decide_identity(l.raw, l.keys, all, settings_);
@@ -219,17 +218,18 @@ void Matcher::eval_driver(int64_t person) {
     DriverResult &r = driver_results[person];
     std::vector<size_t> cands;
     const std::vector<std::string> *vals[3] = {&p.keys.phones, &p.keys.licenses, &p.keys.plates};
+    r.keys_over_bound.clear();
     for (int t = 0; t < 3; t++)
         for (const auto &v : *vals[t]) {
             const KeyEntry *e = find_key(t, v);
-            if (e) cands.insert(cands.end(), e->drivers.begin(), e->drivers.end());
+            if (!e) continue;
+            if (e->drivers.size() > core::kMaxPersonsPerKey)
+                r.keys_over_bound.push_back({t, v, e->drivers.size()});
+            else
+                cands.insert(cands.end(), e->drivers.begin(), e->drivers.end());
         }
     std::sort(cands.begin(), cands.end());
     cands.erase(std::unique(cands.begin(), cands.end()), cands.end());
-    if (cands.size() > core::kMaxCandidates)  // the first by driver_id, whatever the load order
-        std::sort(cands.begin(), cands.end(),
-                  [&](size_t a, size_t b) { return drivers[a].id < drivers[b].id; });
-    r.candidates_found = bound_candidates(cands);
     r.ranked.clear();
     for (size_t i : cands)
         r.ranked.push_back({(int64_t)i, core::score_candidate(drivers[i].keys, p.keys, settings_)});
@@ -239,7 +239,7 @@ void Matcher::eval_driver(int64_t person) {
                p.blocked_drivers.end();
     });
     // Ties are ordered by driver_id, not by load order, so runs are deterministic.
-    r.decision = bounded(core::decide_driver(r.ranked, settings_), r.candidates_found);
+    r.decision = over_bound(core::decide_driver(r.ranked, settings_), !r.keys_over_bound.empty());
     if (r.decision == Decision::Ambiguous || r.decision == Decision::WeakMatch) {
         std::stable_sort(r.ranked.begin(), r.ranked.end(),
                          [&](const core::Scored &a, const core::Scored &b) {

@@ -56,6 +56,13 @@ struct KeyPresence {
 };
 KeyPresence presence_of(const core::CandidateKeys &k);
 
+// A search key held by more than core::kMaxPersonsPerKey persons (drivers).
+struct KeyOverBound {
+    int type;
+    std::string value;
+    size_t holders;
+};
+
 struct Person {
     core::CandidateKeys keys;
     bool has_driver = false;
@@ -75,9 +82,9 @@ struct Lead {
     bool linked_now = false, new_person = false, error = false;
     int64_t eval_version = -1;  // -1: identity not (yet) decided in this run
     core::Decision decision = core::Decision::NoCandidates;
-    std::vector<core::Scored> ranked;  // identity candidates (index = person)
-    size_t candidates_found = 0;       // before the core::kMaxCandidates bound
-    KeyPresence linked_keys;           // the person's keys when the lead linked to it
+    std::vector<core::Scored> ranked;           // identity candidates (index = person)
+    std::vector<KeyOverBound> keys_over_bound;  // keys that found no candidate (too shared)
+    KeyPresence linked_keys;                    // the person's keys when the lead linked to it
     // C0 rule 2: persons this lead must never link to again (ct4.unlink), the
     // candidates among them (set apart before ranking), and whether one of
     // them would have been the unique best (outcome BLOCKED, no link).
@@ -94,10 +101,10 @@ struct Driver {
 
 struct DriverResult {
     core::Decision decision = core::Decision::NoCandidates;
-    std::vector<core::Scored> ranked;          // index = position in Matcher::drivers
-    size_t candidates_found = 0;               // before the core::kMaxCandidates bound
-    std::vector<core::Scored> blocked_ranked;  // candidates blocked for the person
-    bool blocked = false;                      // one of them would have been the unique best
+    std::vector<core::Scored> ranked;           // index = position in Matcher::drivers
+    std::vector<KeyOverBound> keys_over_bound;  // keys that found no candidate (too shared)
+    std::vector<core::Scored> blocked_ranked;   // candidates blocked for the person
+    bool blocked = false;                       // one of them would have been the unique best
     bool conflict = false;
     bool linked_now = false;
     int64_t checked_version = -1;
@@ -153,7 +160,8 @@ class Matcher {
     void add_run_keys(int64_t person, const core::Keys &k);
     bool add_person_key(Person &p, int64_t person, int type, const std::string &value,
                         int64_t version);
-    std::vector<int64_t> identity_candidates(const core::Keys &k) const;
+    std::vector<int64_t> identity_candidates(const core::Keys &k,
+                                             std::vector<KeyOverBound> &over) const;
 
     core::MatchSettings settings_;
     int64_t version_ = 0;

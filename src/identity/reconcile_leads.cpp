@@ -332,7 +332,7 @@ void identity_batch(Spi &spi, Matcher &m, const std::vector<Lead *> &batch) {
     }
     load_candidates(spi, m, need, std::move(persons));
     // Interrupts per lead: a cancel, statement_timeout or max_runtime stops
-    // the run within one lead's bounded work (core::kMaxCandidates, ...).
+    // the run within one lead's bounded work (core::kMaxPersonsPerKey, ...).
     for (Lead *l : need) {
         pg::check_interrupts();
         if (m.identity_stale(*l)) eval_lead(m, *l);
