@@ -39,7 +39,8 @@ SELECT is((SELECT array_agg(sig::text ORDER BY sig::text) FROM ext_routines
               AND sig::text NOT LIKE 'ct4._demo\_%'
               AND sig::text NOT IN ('ct4.normalize_phone(text)', 'ct4.normalize_license(text)',
                                     'ct4.normalize_plate(text)', 'ct4.normalize_name(text)',
-                                    'ct4.name_similarity(text,text)', 'ct4.cron_next(text,timestamp with time zone)',
+                                    'ct4.name_similarity(text,text)', 'ct4.name_tokens_agree(text,text)',
+                                    'ct4.cron_next(text,timestamp with time zone)',
                                     'ct4.cron_interval(text,timestamp with time zone)', 'ct4.cron_local_to_utc(text,integer)',
                                     'ct4._exec_with_timeout(text,interval)')),
           NULL, 'every other function pins search_path = pg_catalog, pg_temp');
