@@ -1,14 +1,15 @@
 // ct4.check_limbo_alerts() (SPEC 4.4): evaluates the enabled rules of
 // ct4.alert_rules, stores every alert raised in ct4.alert_events (with the
 // run that raised it and its evidence), sends each with
-// pg_notify('ct4_alerts', json of its codes and numbers) and returns them. Records its run in
-// ct4.job_runs through JobRun, lock included, like the other jobs.
+// pg_notify('ct4_alerts', json of its codes and numbers) and returns them. A
+// jobs::Job (run record, lock, counters) like the other jobs; its result is
+// the alerts raised.
 //
 // Each rule code names an evaluator: one set-based query of
 // limbo_alerts.sql that returns the candidate alerts (metric_value,
 // threshold, message, details); an alert fires when metric_value > threshold.
 #include "framework/limbo_alerts.sql.hpp"
-#include "jobs/job_run.hpp"
+#include "jobs/job.hpp"
 #include "pg/args.hpp"
 #include "pg/datum.hpp"
 #include "pg/guard.hpp"
@@ -28,6 +29,7 @@ extern "C" {
 
 namespace {
 
+using ct4::jobs::Job;
 using ct4::pg::Spi;
 using ct4::pg::text_datum;
 
@@ -86,55 +88,40 @@ Datum jsonb_datum(const std::string &s) {
     return ct4::pg::guarded([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(c)); });
 }
 
-Datum check_alerts(FunctionCallInfo fcinfo, TimestampTz as_of) {
-    Spi spi;
-    ct4::pg::Param at{TIMESTAMPTZOID, TimestampTzGetDatum(as_of), false};
-    std::string args =
-        spi.scalar_text("SELECT pg_catalog.jsonb_build_object('as_of', $1)::text", {at})
-            .value_or("{}");
-    ct4::jobs::JobRun run(spi, "check_limbo_alerts", args, {});
-    ct4::pg::RowSink sink(fcinfo);
-    if (!run.try_lock()) {
-        run.finish("SKIPPED_LOCKED", {});
-        int64_t id = run.run_id();
-        ct4::pg::guarded([&] {
-            ereport(
-                NOTICE,
-                (errmsg(
-                    "ct4 check_limbo_alerts run %lld: SKIPPED_LOCKED (another run holds the lock)",
-                    (long long)id)));
-        });
-        return (Datum)0;
-    }
-    spi.exec("SELECT ct4._reap_crashed()");
+// ---- reading ---------------------------------------------------------------
 
+std::vector<Rule> read_rules(Spi &spi) {
     std::vector<Rule> rules;
     spi.exec(sql::enabled_rules);
-    {
-        int code = spi.column("rule_code"), threshold = spi.column("threshold"),
-            severity = spi.column("severity"), params = spi.column("params");
-        for (uint64_t i = 0; i < spi.rows(); i++)
-            rules.push_back({*spi.get_text(i, code), *spi.get_text(i, threshold),
-                             *spi.get_text(i, severity), *spi.get_text(i, params)});
-    }
+    int code = spi.column("rule_code"), threshold = spi.column("threshold"),
+        severity = spi.column("severity"), params = spi.column("params");
+    for (uint64_t i = 0; i < spi.rows(); i++)
+        rules.push_back({*spi.get_text(i, code), *spi.get_text(i, threshold),
+                         *spi.get_text(i, severity), *spi.get_text(i, params)});
+    return rules;
+}
 
+// Why a rule with evaluator `ev` cannot be evaluated here, or nullptr.
+const char *unusable(Spi &spi, const Evaluator *ev) {
+    if (!ev) return "no evaluator for this rule_code";
+    if (!ev->needs_view) return nullptr;
+    spi.exec(sql::view_exists, {ct4::pg::p_text(std::string(ev->needs_view))});
+    return spi.get_bool(0, spi.column("present")) ? nullptr : "the view it reads does not exist";
+}
+
+// ---- deciding --------------------------------------------------------------
+
+// Every enabled rule, one query each; the alerts that fire, in rule order.
+std::vector<Alert> evaluate(Job &job, const ct4::pg::Param &at, const std::vector<Rule> &rules) {
+    Spi &spi = job.spi();
     std::vector<Alert> alerts;
-    int64_t evaluated = 0, skipped = 0;
+    int64_t &evaluated = job.counter("rules_evaluated"), &skipped = job.counter("rules_skipped"),
+            &raised = job.counter("alerts_raised");
     for (size_t i = 0; i < rules.size(); i++) {
         const Rule &rule = rules[i];
-        run.progress("rules", (int64_t)i, (int64_t)rules.size(), "rules", [&] {
-            return ct4::jobs::Counters{{"rules_evaluated", evaluated},
-                                       {"alerts_raised", (int64_t)alerts.size()}};
-        });
+        job.progress("rules", (int64_t)i, (int64_t)rules.size(), "rules");
         const Evaluator *ev = evaluator_of(rule.code);
-        const char *why = nullptr;
-        if (!ev) {
-            why = "no evaluator for this rule_code";
-        } else if (ev->needs_view) {
-            spi.exec(sql::view_exists, {ct4::pg::p_text(std::string(ev->needs_view))});
-            if (!spi.get_bool(0, spi.column("present"))) why = "the view it reads does not exist";
-        }
-        if (why) {
+        if (const char *why = unusable(spi, ev)) {
             skipped++;
             std::string m = "ct4 check_limbo_alerts: rule " + rule.code + " skipped: " + why;
             const char *c = m.c_str();
@@ -150,38 +137,58 @@ Datum check_alerts(FunctionCallInfo fcinfo, TimestampTz as_of) {
             alerts.push_back({rule.code, rule.severity, *spi.get_text(r, metric),
                               *spi.get_text(r, threshold), spi.get_text(r, message).value_or(""),
                               spi.get_text(r, details).value_or("{}")});
+            raised++;
         }
     }
+    return alerts;
+}
 
+// ---- writing ---------------------------------------------------------------
+
+// The open alerts become those of this evaluation: stored and notified.
+void store(Job &job, const ct4::pg::Param &at, const std::vector<Alert> &alerts) {
+    Spi &spi = job.spi();
     spi.exec(sql::resolve_open, {at});
-    if (!alerts.empty()) {
-        std::vector<std::optional<std::string>> code, sev, metric, thr, msg, det;
-        for (const auto &a : alerts) {
-            code.emplace_back(a.code);
-            sev.emplace_back(a.severity);
-            metric.emplace_back(a.metric);
-            thr.emplace_back(a.threshold);
-            msg.emplace_back(a.message);
-            det.emplace_back(a.details);
-        }
-        spi.exec(sql::store_and_notify, {ct4::pg::p_int8(run.run_id()), at,
-                                         ct4::pg::p_text_array(code), ct4::pg::p_text_array(sev),
-                                         ct4::pg::p_text_array(metric), ct4::pg::p_text_array(thr),
-                                         ct4::pg::p_text_array(msg), ct4::pg::p_text_array(det)});
-    }
-    run.finish("SUCCESS", {{"rules_evaluated", evaluated},
-                           {"rules_skipped", skipped},
-                           {"alerts_raised", (int64_t)alerts.size()}});
-
+    if (alerts.empty()) return;
+    std::vector<std::optional<std::string>> code, severity, metric, threshold, message, details;
     for (const auto &a : alerts) {
-        sink.put_row({{text_datum(a.code), false},
+        code.emplace_back(a.code);
+        severity.emplace_back(a.severity);
+        metric.emplace_back(a.metric);
+        threshold.emplace_back(a.threshold);
+        message.emplace_back(a.message);
+        details.emplace_back(a.details);
+    }
+    spi.exec(sql::store_and_notify,
+             {ct4::pg::p_int8(job.run_id()), at, ct4::pg::p_text_array(code),
+              ct4::pg::p_text_array(severity), ct4::pg::p_text_array(metric),
+              ct4::pg::p_text_array(threshold), ct4::pg::p_text_array(message),
+              ct4::pg::p_text_array(details)});
+}
+
+void put_alerts(ct4::pg::RowSink &rows, const std::vector<Alert> &alerts) {
+    for (const auto &a : alerts)
+        rows.put_row({{text_datum(a.code), false},
                       {text_datum(a.severity), false},
                       {numeric_datum(a.metric), false},
                       {numeric_datum(a.threshold), false},
                       {text_datum(a.message), false},
                       {jsonb_datum(a.details), false}});
-    }
-    return (Datum)0;
+}
+
+const ct4::jobs::JobSpec kAlertsJob{
+    "check_limbo_alerts", {}, {"rules_evaluated", "rules_skipped", "alerts_raised"}, false};
+
+Datum check_alerts(FunctionCallInfo fcinfo, TimestampTz as_of) {
+    Job job(fcinfo, kAlertsJob);
+    ct4::pg::Param at{TIMESTAMPTZOID, TimestampTzGetDatum(as_of), false};
+    job.record_arg("as_of", *job.spi().scalar_text(sql::as_of_json, {at}));
+    return job.run([&](Job &job) {
+        job.spi().exec(sql::reap_crashed);
+        std::vector<Alert> alerts = evaluate(job, at, read_rules(job.spi()));
+        store(job, at, alerts);
+        put_alerts(job.rows(), alerts);
+    });
 }
 
 Datum check_limbo_alerts(FunctionCallInfo fcinfo) {

@@ -6,6 +6,12 @@
 -- details jsonb); an alert fires when metric_value > threshold. Parameters:
 -- $1 as_of timestamptz, $2 the rule's threshold (text), $3 the rule's params.
 
+-- name: as_of_json
+SELECT pg_catalog.to_jsonb($1::timestamptz)::text AS as_of;
+
+-- name: reap_crashed
+SELECT ct4._reap_crashed();
+
 -- name: enabled_rules
 SELECT r.rule_code, r.threshold::text AS threshold, r.severity, r.params::text AS params
   FROM ct4.alert_rules r

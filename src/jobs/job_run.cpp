@@ -1,6 +1,7 @@
 #include "jobs/job_run.hpp"
 
 #include "core/progress.hpp"
+#include "jobs/job_run.sql.hpp"
 
 extern "C" {
 #include "pgstat.h"
@@ -11,6 +12,8 @@ extern "C" {
 #include <cstdlib>
 
 namespace ct4::jobs {
+
+namespace sql = ct4::sql::job_run;  // src/jobs/job_run.sql
 
 std::string counters_json(const Counters &c, double duration_ms) {
     std::string out = "{";
@@ -27,29 +30,20 @@ JobRun::JobRun(pg::Spi &spi, const char *job_name, const std::string &args_json,
     : spi_(spi), job_name_(job_name), started_(std::chrono::steady_clock::now()) {
     last_report_ = started_;
     std::vector<std::optional<std::string>> tables(source_tables.begin(), source_tables.end());
-    // ct4.run_job() records the run itself (so that it survives a failure) and
-    // passes its id in ct4.run_id; adopt that row instead of making a second
-    // (only a RUNNING row of this job that this backend made).
     auto adopted = spi_.scalar_int8(
-        "UPDATE ct4.job_runs SET args = $2, source_tables = $3"
-        " WHERE run_id = NULLIF(pg_catalog.current_setting('ct4.run_id', true), '')::bigint"
-        "   AND job_name = $1 AND status = 'RUNNING'"
-        "   AND backend_pid = pg_catalog.pg_backend_pid() RETURNING run_id",
-        {pg::p_text(job_name_), pg::p_jsonb(args_json), pg::p_text_array(tables)});
+        sql::adopt_run, {pg::p_text(job_name_), pg::p_jsonb(args_json), pg::p_text_array(tables)});
     if (adopted) {
         run_id_ = *adopted;
         return;
     }
     auto id = spi_.scalar_int8(
-        "INSERT INTO ct4.job_runs (job_name, status, args, source_tables)"
-        " VALUES ($1, 'RUNNING', $2, $3) RETURNING run_id",
-        {pg::p_text(job_name_), pg::p_jsonb(args_json), pg::p_text_array(tables)});
+        sql::insert_run, {pg::p_text(job_name_), pg::p_jsonb(args_json), pg::p_text_array(tables)});
     run_id_ = id.value_or(0);
 }
 
 bool JobRun::try_lock() {
-    spi_.exec("SELECT ct4._job_lock($1, false)", {pg::p_text(job_name_)});
-    return spi_.get_bool(0, 0);
+    spi_.exec(sql::try_lock, {pg::p_text(job_name_)});
+    return spi_.get_bool(0, spi_.column("locked"));
 }
 
 double JobRun::elapsed_ms() const {
@@ -80,18 +74,34 @@ void JobRun::progress(const char *phase, int64_t done, int64_t total, const char
     });
 }
 
-void JobRun::finish(const char *status, const Counters &counters) {
+void JobRun::finish(const char *status, const Counters &counters, const std::string &details) {
     std::string stats = counters_json(counters, elapsed_ms());
-    spi_.exec(
-        "UPDATE ct4.job_runs SET status = $2, finished_at = pg_catalog.clock_timestamp(), stats = "
-        "$3"
-        " WHERE run_id = $1",
-        {pg::p_int8(run_id_), pg::p_text(std::string(status)), pg::p_jsonb(stats)});
+    if (!details.empty() && details != "{}") {
+        // One object: the counters, duration_ms, then the job's details.
+        stats.pop_back();
+        stats += "," + details.substr(1);
+    }
+    spi_.exec(sql::finish_run,
+              {pg::p_int8(run_id_), pg::p_text(std::string(status)), pg::p_jsonb(stats)});
+}
+
+JitOff::JitOff(pg::Spi &spi) : spi_(spi), exceptions_(std::uncaught_exceptions()) {
+    old_ = spi.scalar_text(sql::jit_setting).value_or("on");
+    spi.exec(sql::set_jit, {pg::p_text(std::string("off"))});
+}
+
+JitOff::~JitOff() {
+    // Never run SQL while an error unwinds (the transaction is failing and
+    // SET LOCAL ends with it); never throw from a destructor.
+    if (std::uncaught_exceptions() > exceptions_) return;
+    try {
+        spi_.exec(sql::set_jit, {pg::p_text(old_)});
+    } catch (...) {
+    }
 }
 
 double setting_number(pg::Spi &spi, const char *name) {
-    auto v = spi.scalar_text("SELECT value FROM ct4.settings WHERE name = $1",
-                             {pg::p_text(std::string(name))});
+    auto v = spi.scalar_text(sql::setting_value, {pg::p_text(std::string(name))});
     char *end = nullptr;
     double d = v ? std::strtod(v->c_str(), &end) : 0;
     if (!v || end == v->c_str() || *end != '\0')

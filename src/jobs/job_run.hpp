@@ -46,8 +46,10 @@ class JobRun {
 
     double elapsed_ms() const;
 
-    // Writes status, finished_at and stats (counters + duration_ms).
-    void finish(const char *status, const Counters &counters);
+    // Writes status, finished_at and stats (counters + duration_ms, and the
+    // members of `details`, a JSON object, when given): the record's one
+    // update at the end of a run.
+    void finish(const char *status, const Counters &counters, const std::string &details = {});
 
   private:
     pg::Spi &spi_;
@@ -56,6 +58,22 @@ class JobRun {
     std::chrono::steady_clock::time_point started_;
     std::chrono::steady_clock::time_point last_report_, phase_started_;
     std::string phase_;
+};
+
+// JIT off for the statements of a run (compiling costs about 0.5 s per big
+// statement and wins nothing on these plans), the caller's setting restored
+// when it ends normally (on an error SET LOCAL ends with the transaction).
+class JitOff {
+  public:
+    explicit JitOff(pg::Spi &spi);
+    ~JitOff();
+    JitOff(const JitOff &) = delete;
+    JitOff &operator=(const JitOff &) = delete;
+
+  private:
+    pg::Spi &spi_;
+    std::string old_;
+    int exceptions_;
 };
 
 // JSON helpers for evidence and stats (no dependency on PostgreSQL).

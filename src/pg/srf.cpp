@@ -14,6 +14,11 @@ RowSink::RowSink(FunctionCallInfo fcinfo) : fcinfo_(fcinfo) {
     });
 }
 
+const char *RowSink::column_name(int i) const {
+    auto *rsinfo = (ReturnSetInfo *)fcinfo_->resultinfo;
+    return NameStr(TupleDescAttr(rsinfo->setDesc, i)->attname);
+}
+
 void RowSink::put_row(const std::vector<OutCol> &row) {
     if ((int)row.size() != natts_)
         throw Error(ERRCODE_INTERNAL_ERROR, "ct4_jobs: result row has wrong number of columns");

@@ -21,6 +21,7 @@ class RowSink {
   public:
     explicit RowSink(FunctionCallInfo fcinfo);
     int columns() const { return natts_; }
+    const char *column_name(int i) const;  // of the SQL function's result
     void put_row(const std::vector<OutCol> &row);
 
   private:

@@ -1,7 +1,7 @@
 -- ct4.check_limbo_alerts on crafted data, alert_events, assert_no_alerts,
 -- health states and the metrics format.
 BEGIN;
-SELECT plan(35);
+SELECT plan(39);
 
 -- Until the SPEC 3 views land, stand-ins with their semantics (first stage
 -- that holds: NO_IDENTITY, NO_DRIVER, NO_TRIPS_14D, TRIPS_NO_CLAIM, OK).
@@ -147,6 +147,22 @@ SELECT ok(EXISTS (SELECT 1 FROM m WHERE line = 'ct4_job_runs_total{job="reconcil
       AND EXISTS (SELECT 1 FROM m WHERE line LIKE 'ct4_limbo_leads{stage="OK"} %')
       AND EXISTS (SELECT 1 FROM m WHERE line LIKE 'ct4_job_last_success_timestamp_seconds{job="reconcile_claims_14d"} %'),
           'runs by status, limbo counts by stage and last success are exposed');
+
+-- The one SKIPPED_LOCKED answer (jobs::Job): this transaction holds the
+-- job's lock (its runs above took it); a call from another session raises
+-- nothing, returns no alert, and its run record says SKIPPED_LOCKED with the
+-- job's counters at zero.
+CREATE EXTENSION IF NOT EXISTS dblink;
+SELECT is(dblink_connect('other', format('host=%s port=%s dbname=%s user=%s',
+       split_part(current_setting('unix_socket_directories'), ',', 1), current_setting('port'),
+       current_database(), current_user)), 'OK', 'a second session');
+SELECT is((SELECT n FROM dblink('other', $$SELECT count(*) FROM ct4.check_limbo_alerts_at('2025-06-18 12:00+00')$$)
+                         AS t(n bigint)), 0::bigint, 'a locked-out call returns no alert');
+SELECT results_eq($$SELECT status, stats - 'duration_ms' FROM ct4.job_runs
+                    WHERE job_name = 'check_limbo_alerts' ORDER BY run_id DESC LIMIT 1$$,
+                  $$VALUES ('SKIPPED_LOCKED', '{"alerts_raised": 0, "rules_skipped": 0, "rules_evaluated": 0}'::jsonb)$$,
+                  'its run record says SKIPPED_LOCKED, with the counters at zero');
+SELECT is(dblink_disconnect('other'), 'OK', 'the second session ends');
 
 SELECT * FROM finish();
 ROLLBACK;
