@@ -2,6 +2,7 @@
 
 #include "claims/claims_cache.hpp"
 #include "claims/claims_load.hpp"
+#include "jobs/job_run.hpp"
 
 #include <algorithm>
 #include <unordered_map>
@@ -162,7 +163,7 @@ void cut_rows(std::vector<cc::GapRow> &rows, const ScopeOptions &opt) {
 }
 
 Decisions decide_scope(pg::Spi &spi, const ScopeOptions &opt, const Progress &progress) {
-    JitOff jit(spi);
+    jobs::JitOff jit(spi);
     Context ctx = load_context(spi, opt.days_back);
     if (opt.use_cache && !opt.reverify)
         if (auto d = decide_cached(spi, opt, ctx, progress)) return std::move(*d);

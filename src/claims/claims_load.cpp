@@ -306,19 +306,4 @@ void load_claims(pg::Spi &spi, const std::vector<std::string> &ids,
     free_result();
 }
 
-JitOff::JitOff(pg::Spi &spi) : spi_(spi), exceptions_(std::uncaught_exceptions()) {
-    old_ = spi.scalar_text("SELECT pg_catalog.current_setting('jit')").value_or("on");
-    spi.exec("SELECT pg_catalog.set_config('jit', 'off', true)");
-}
-
-JitOff::~JitOff() {
-    // Never run SQL while an error unwinds (the transaction is failing and
-    // SET LOCAL ends with it); never throw from a destructor.
-    if (std::uncaught_exceptions() > exceptions_) return;
-    try {
-        spi_.exec("SELECT pg_catalog.set_config('jit', $1, true)", {pg::p_text(old_)});
-    } catch (...) {
-    }
-}
-
 }  // namespace ct4::claims

@@ -84,18 +84,4 @@ inline int64_t fast_int(uint64_t row, int col, bool *isnull, bool is_int8) {
 
 void free_result();
 
-// JIT costs ~0.5 s per big statement and wins nothing on these plans: off
-// for the run's statements, restored afterwards (also on error, by the
-// transaction's SET LOCAL semantics).
-class JitOff {
-  public:
-    explicit JitOff(pg::Spi &spi);
-    ~JitOff();
-
-  private:
-    pg::Spi &spi_;
-    std::string old_;
-    int exceptions_;
-};
-
 }  // namespace ct4::claims

@@ -3,10 +3,9 @@
 // registered materialized views and records its run.
 #include "claims/claims_engine.hpp"
 #include "core/jsonb_writer.hpp"
-#include "jobs/job_run.hpp"
-#include "pg/args.hpp"
+#include "claims/reconcile_claims.sql.hpp"
+#include "jobs/job.hpp"
 #include "pg/datum.hpp"
-#include "pg/srf.hpp"
 
 #include <algorithm>
 #include <climits>
@@ -18,27 +17,10 @@ namespace {
 namespace cc = ct4::core::claims;
 using ct4::jobs::Counters;
 using namespace ct4::pg;
+namespace sql = ct4::sql::reconcile_claims;  // src/claims/reconcile_claims.sql
 
 // CREATE rows per INSERT statement.
 constexpr size_t kInsertBatch = 10000;
-
-const char *kInsert =
-    "INSERT INTO ops.cabinet_claims_14d (driver_id, person_key, lead_id, lead_date,"
-    "       milestone_value, amount, trips_in_window, achieved_date, window_end, evidence,"
-    "       created_at, run_id)"
-    "SELECT u.driver_id, u.person_key, u.lead_id, DATE '2000-01-01' + u.ld, u.mv, m.amount,"
-    "       u.tiw, DATE '2000-01-01' + u.ad, DATE '2000-01-01' + u.we, u.ev,"
-    "       pg_catalog.now(), $10"
-    "  FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS driver_id,"
-    "               pg_catalog.unnest($2::pg_catalog.int8[]) AS person_key,"
-    "               pg_catalog.unnest($3::pg_catalog.int8[]) AS lead_id,"
-    "               pg_catalog.unnest($4::pg_catalog.int4[]) AS ld,"
-    "               pg_catalog.unnest($5::pg_catalog.int4[]) AS mv,"
-    "               pg_catalog.unnest($6::pg_catalog.int4[]) AS tiw,"
-    "               pg_catalog.unnest($7::pg_catalog.int4[]) AS ad,"
-    "               pg_catalog.unnest($8::pg_catalog.int4[]) AS we,"
-    "               pg_catalog.unnest($9::pg_catalog.jsonb[]) AS ev) u"
-    "  JOIN ct4.milestones m ON m.milestone_value = u.mv";
 
 // Files the CREATE rows (one INSERT per batch). The run decided them on the
 // ledger it holds in SHARE ROW EXCLUSIVE mode (no other writer until it
@@ -97,7 +79,7 @@ int64_t file_claims(Spi &spi, const ct4::claims::Decisions &d, int64_t run_id,
             evidence.push_back(writer.finish());
         }
         created += (int64_t)spi.exec(
-            kInsert,
+            sql::insert_claims,
             {p_text_array(drivers), p_int8_array(persons), p_int8_array(leads),
              p_int4_array(lead_dates), p_int4_array(ms), p_int4_array(tiw), p_int4_array(achieved),
              p_int4_array(ends), p_jsonb_array(evidence), p_int8(run_id)});
@@ -133,39 +115,41 @@ std::string details_json(const ct4::claims::Decisions &d) {
            (d.trips_scanned ? ",\"trips_scanned\":true" : "") + "}";
 }
 
+// The run's counters of what it decided.
+void count_decisions(ct4::jobs::Job &job, const ct4::claims::Decisions &d) {
+    int64_t &processed = job.counter("processed"), &gaps = job.counter("gaps_found"),
+            &should = job.counter("claims_should_exist"),
+            &exist = job.counter("claims_already_exist"),
+            &invalid = job.counter("invalid_conditions"), &stale = job.counter("stale_claims");
+    for (const auto &r : d.rows) {
+        processed++;
+        if (r.is_gap()) gaps++;
+        if (r.decision == cc::Decision::Create) should++;
+        if (r.decision == cc::Decision::Invalid) invalid++;
+        if (r.decision == cc::Decision::Exists) (r.is_stale() ? stale : exist)++;
+    }
+}
+
+// The job: its counters (the result columns, by name, and the stats; stale_claims
+// is in the stats only) and the sources it reads.
+const ct4::jobs::JobSpec kClaimsJob{
+    "reconcile_claims_14d",
+    {"raw.module_ct_cabinet_leads", "raw.summary_daily", "canon.identity_links",
+     "ops.cabinet_claims_14d"},
+    {"processed", "gaps_found", "claims_should_exist", "claims_already_exist", "invalid_conditions",
+     "claims_created", "refreshed_views", "stale_claims"}};
+
 Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
-    int32_t days_back = arg_int4(fcinfo, 0, "days_back");
-    require_range("days_back", days_back, 0, 36500);
-    int32_t row_limit = arg_int4(fcinfo, 1, "row_limit");
-    require_range("row_limit", row_limit, 1, 100000000);
-    bool only_gaps = arg_bool(fcinfo, 2, "only_gaps");
-    bool dry_run = arg_bool(fcinfo, 3, "dry_run");
-
-    RowSink sink(fcinfo);
-    Spi spi;
-    std::string args = "{\"days_back\":" + std::to_string(days_back) +
-                       ",\"row_limit\":" + std::to_string(row_limit) +
-                       ",\"only_gaps\":" + (only_gaps ? "true" : "false") +
-                       ",\"dry_run\":" + (dry_run ? "true" : "false") + "}";
-    ct4::jobs::JobRun job(spi, "reconcile_claims_14d", args,
-                          {"raw.module_ct_cabinet_leads", "raw.summary_daily",
-                           "canon.identity_links", "ops.cabinet_claims_14d"});
-    int64_t processed = 0, gaps = 0, should = 0, exist = 0, invalid = 0, created = 0, refreshed = 0,
-            stale = 0;
-    auto counters = [&] {
-        return Counters{{"processed", processed},        {"gaps_found", gaps},
-                        {"claims_should_exist", should}, {"claims_already_exist", exist},
-                        {"invalid_conditions", invalid}, {"claims_created", created},
-                        {"refreshed_views", refreshed},  {"stale_claims", stale}};
-    };
-
-    const char *status = "SKIPPED_LOCKED";
-    if (job.try_lock()) {
-        // Decisions and filing see one ledger: other writers wait for the commit.
-        if (!dry_run) spi.exec("LOCK TABLE ops.cabinet_claims_14d IN SHARE ROW EXCLUSIVE MODE");
-        // Progress (NOTICE, pg_stat_activity): while deciding, the drivers
-        // done and the rows decided so far; then the run's counters, with
-        // claims_created as it grows while filing.
+    ct4::jobs::Job job(fcinfo, kClaimsJob);
+    int32_t days_back = job.int_arg(0, "days_back", 0, 36500);
+    int32_t row_limit = job.int_arg(1, "row_limit", 1, 100000000);
+    bool only_gaps = job.bool_arg(2, "only_gaps");
+    bool dry_run = job.dry_run_arg(3);
+    return job.run([&](ct4::jobs::Job &job) {
+        Spi &spi = job.spi();
+        if (!dry_run) spi.exec(sql::lock_ledger);
+        // Progress: while deciding, the drivers done and the rows decided so
+        // far; then the run's counters, with claims_created as it grows.
         auto d =
             ct4::claims::decide_scope(spi, {days_back, row_limit, !only_gaps, true, !dry_run, true},
                                       [&](int64_t done, int64_t total, int64_t decided) {
@@ -173,45 +157,21 @@ Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
                                               return Counters{{"rows_decided", decided}};
                                           });
                                       });
-        for (const auto &r : d.rows) {
-            processed++;
-            if (r.is_gap()) gaps++;
-            if (r.decision == cc::Decision::Create) should++;
-            if (r.decision == cc::Decision::Invalid) invalid++;
-            if (r.decision == cc::Decision::Exists) (r.is_stale() ? stale : exist)++;
-        }
+        count_decisions(job, d);
         if (!dry_run) {
+            int64_t &created = job.counter("claims_created");
             created = file_claims(spi, d, job.run_id(), [&](int64_t done, int64_t total) {
                 created = done;
-                job.progress("filing", done, total, "claims", counters);
+                job.progress("filing", done, total, "claims");
             });
-            job.progress("cache", 0, 0, "", counters);
+            job.progress("cache", 0, 0, "");
             ct4::claims::store_cache(spi, d);
-            job.progress("views", 0, 0, "", counters);
-            refreshed = spi.scalar_int8("SELECT ct4._refresh_registered_views()").value_or(0);
+            job.progress("views", 0, 0, "");
+            spi.exec(sql::refresh_views);
+            job.counter("refreshed_views") = spi.get_int4(0, spi.column("refreshed"));
         }
-        status = dry_run ? "DRY_RUN" : "SUCCESS";
-        job.finish(status, counters());
-        spi.exec(
-            "UPDATE ct4.job_runs SET stats = stats OPERATOR(pg_catalog.||) $2 WHERE run_id = $1",
-            {p_int8(job.run_id()), p_jsonb(details_json(d))});
-    } else {
-        job.finish(status, counters());
-    }
-    double ms = job.elapsed_ms();
-
-    auto i4 = [](int64_t v) { return OutCol{Int32GetDatum((int32_t)v), false}; };
-    sink.put_row({{Int64GetDatum(job.run_id()), false},
-                  {text_datum(status), false},
-                  i4(processed),
-                  i4(gaps),
-                  i4(should),
-                  i4(exist),
-                  i4(invalid),
-                  i4(created),
-                  i4(refreshed),
-                  {Float8GetDatum(ms), false}});
-    return (Datum)0;
+        job.add_stats(details_json(d));
+    });
 }
 
 }  // namespace
