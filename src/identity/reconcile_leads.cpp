@@ -1,22 +1,21 @@
-// ct4.reconcile_leads_pipeline (SPEC 4.1): the identity job. One transaction:
-//   1. arguments, run record, lock (second caller: SKIPPED_LOCKED at once);
-//   2. scope: the first row_limit leads of (recent ∪ limbo) in lead order,
-//      counted from indexes; only its pending leads are read;
-//   3. identity per batch of leads (one candidate query per batch), driver
-//      step per batch of persons (one driver query per batch), repeated on
-//      what this run changed until nothing moves, so a rerun finds nothing;
-//   4. the writes, one statement per table (arrays + unnest);
-//   5. the counters: run record and result row.
+// ct4.reconcile_leads_pipeline (SPEC 4.1): the identity job, a jobs::Job
+// (arguments, run record, lock, JIT, counters: jobs/job.hpp). Its body, in
+// one transaction:
+//   read:   the due leads in scope (identity/scope.hpp) and their rows;
+//   decide: identity per batch of leads (one candidate query per batch),
+//           driver step per batch of persons (one driver query per batch),
+//           repeated on what this run changed until nothing moves, so a
+//           rerun finds nothing;
+//   write:  one statement per table (arrays + unnest).
+// Its SQL is src/identity/reconcile_leads.sql.
 #include "core/background.hpp"
 #include "core/match.hpp"
 #include "identity/evidence.hpp"
 #include "identity/matcher.hpp"
 #include "identity/scope.hpp"
-#include "jobs/job_run.hpp"
-#include "pg/args.hpp"
-#include "pg/datum.hpp"
+#include "identity/reconcile_leads.sql.hpp"
+#include "jobs/job.hpp"
 #include "pg/spi.hpp"
-#include "pg/srf.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -34,6 +33,7 @@ namespace {
 using core::Decision;
 using pg::Spi;
 using OptStr = std::optional<std::string>;
+namespace sql = ct4::sql::reconcile_leads;  // src/identity/reconcile_leads.sql
 
 constexpr size_t kBatch = 2000;
 constexpr int kMaxRounds = 20;
@@ -45,34 +45,20 @@ struct Args {
     std::vector<std::string> limbo_stages;
 };
 
-Args read_args(FunctionCallInfo fcinfo) {
+Args read_args(jobs::Job &job) {
     Args a;
-    a.days_back = pg::arg_int4(fcinfo, 0, "days_back");
-    a.row_limit = pg::arg_int4(fcinfo, 1, "row_limit");
-    a.process_recent = pg::arg_bool(fcinfo, 2, "process_recent");
-    a.process_limbo = pg::arg_bool(fcinfo, 3, "process_limbo");
-    a.limbo_stages = pg::arg_text_array(fcinfo, 4, "limbo_stages");
-    a.dry_run = pg::arg_bool(fcinfo, 5, "dry_run");
-    pg::require_range("days_back", a.days_back, 0, 36500);
-    pg::require_range("row_limit", a.row_limit, 1, 100000000);
+    a.days_back = job.int_arg(0, "days_back", 0, 36500);
+    a.row_limit = job.int_arg(1, "row_limit", 1, 100000000);
+    a.process_recent = job.bool_arg(2, "process_recent");
+    a.process_limbo = job.bool_arg(3, "process_limbo");
+    a.limbo_stages = job.text_array_arg(4, "limbo_stages");
+    a.dry_run = job.dry_run_arg(5);
     for (const auto &s : a.limbo_stages)
         if (s != "NO_IDENTITY" && s != "NO_DRIVER" && s != "TRIPS_NO_CLAIM")
             throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                             "limbo_stages contains an unknown stage \"" + s + "\"",
                             "Known stages: NO_IDENTITY, NO_DRIVER, TRIPS_NO_CLAIM.");
     return a;
-}
-
-std::string args_json(const Args &a) {
-    std::string st = "[";
-    for (size_t i = 0; i < a.limbo_stages.size(); i++)
-        st += (i ? "," : "") + jobs::json_string(a.limbo_stages[i]);
-    auto b = [](bool v) { return v ? "true" : "false"; };
-    return "{\"days_back\":" + std::to_string(a.days_back) +
-           ",\"row_limit\":" + std::to_string(a.row_limit) +
-           ",\"process_recent\":" + b(a.process_recent) +
-           ",\"process_limbo\":" + b(a.process_limbo) + ",\"limbo_stages\":" + st +
-           "],\"dry_run\":" + b(a.dry_run) + "}";
 }
 
 core::MatchSettings read_settings(Spi &spi) {
@@ -108,39 +94,31 @@ void load_work(Spi &spi, Matcher &m, std::vector<WorkItem> &work, bool any_block
         m.leads.push_back(std::move(l));
     }
     if (ids.empty()) return;
-    spi.exec(
-        "SELECT w.ord, l.full_name, l.phone, l.license_number, l.plate, li.person_key,"
-        "       EXISTS (SELECT 1 FROM canon.identity_links d WHERE d.source_table = 'drivers'"
-        "                  AND d.person_key = li.person_key)"
-        "  FROM pg_catalog.unnest($1::bigint[]) WITH ORDINALITY w(lead_id, ord)"
-        "  JOIN raw.module_ct_cabinet_leads l ON l.lead_id = w.lead_id"
-        "  LEFT JOIN canon.identity_links li"
-        "    ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = w.lead_id::text",
-        {pg::p_int8_array(ids)}, true);
+    spi.exec(sql::work_leads, {pg::p_int8_array(ids)}, true);
     std::vector<char> found(m.leads.size(), 0);
     pg::RowReader r(spi);
+    const int ord = r.column("ord"), name = r.column("full_name"), phone = r.column("phone"),
+              license = r.column("license_number"), plate = r.column("plate"),
+              person = r.column("person_key"), has_driver = r.column("has_driver");
     for (uint64_t i = 0; i < spi.rows(); i++) {
         r.load(i);
-        size_t at = (size_t)(r.int8(0) - 1);  // m.leads holds exactly the ids, in order
+        size_t at = (size_t)(r.int8(ord) - 1);  // m.leads holds exactly the ids, in order
         if (at >= m.leads.size())
             throw pg::Error(ERRCODE_INTERNAL_ERROR, "ct4_jobs: bad ordinality");
         Lead &l = m.leads[at];
         found[at] = 1;
-        l.person = r.int8(5, 0);
-        if (l.person) m.persons[l.person].has_driver = r.boolean(6);
+        l.person = r.int8(person, 0);
+        if (l.person) m.persons[l.person].has_driver = r.boolean(has_driver);
         l.loaded = true;
-        l.raw = {r.text(1), r.text(2), r.text(3), r.text(4)};
+        l.raw = {r.text(name), r.text(phone), r.text(license), r.text(plate)};
         l.keys = core::normalize_keys(l.raw);
     }
     if (any_blocks) {
-        spi.exec(
-            "SELECT w.ord, b.person_key FROM pg_catalog.unnest($1::bigint[]) WITH ORDINALITY "
-            "w(lead_id, ord)"
-            "  JOIN canon.identity_blocks b ON b.source_table = 'module_ct_cabinet_leads'"
-            "   AND b.source_pk = w.lead_id::text AND b.lifted_at IS NULL",
-            {pg::p_int8_array(ids)}, true);
+        spi.exec(sql::work_lead_blocks, {pg::p_int8_array(ids)}, true);
+        const int block_ord = spi.column("ord"), blocked = spi.column("person_key");
         for (uint64_t i = 0; i < spi.rows(); i++)
-            m.leads[(size_t)(spi.get_int8(i, 0) - 1)].blocked_persons.push_back(spi.get_int8(i, 1));
+            m.leads[(size_t)(spi.get_int8(i, block_ord) - 1)].blocked_persons.push_back(
+                spi.get_int8(i, blocked));
     }
     // A lead deleted since the scope was read is out of the run.
     size_t k = 0;
@@ -158,13 +136,11 @@ void load_driver_blocks(Spi &spi, Matcher &m, const std::vector<int64_t> &person
     for (int64_t p : persons)
         if (!is_temp_person(p)) stored.push_back(p);
     if (stored.empty()) return;
-    spi.exec(
-        "SELECT b.person_key, b.source_pk FROM canon.identity_blocks b"
-        " WHERE b.source_table = 'drivers' AND b.lifted_at IS NULL"
-        "   AND b.person_key = ANY ($1::bigint[])",
-        {pg::p_int8_array(stored)}, true);
+    spi.exec(sql::driver_blocks, {pg::p_int8_array(stored)}, true);
+    const int person = spi.column("person_key"), driver = spi.column("driver_id");
     for (uint64_t i = 0; i < spi.rows(); i++)
-        m.persons.at(spi.get_int8(i, 0)).blocked_drivers.push_back(spi.get_text(i, 1).value_or(""));
+        m.persons.at(spi.get_int8(i, person))
+            .blocked_drivers.push_back(spi.get_text(i, driver).value_or(""));
 }
 
 // Not yet queried search keys, by type: the = ANY arrays of a key look-up.
@@ -176,18 +152,6 @@ struct KeyLists {
         for (auto &v : values) std::sort(v.begin(), v.end());
     }
 };
-
-// The search-key expressions of the expression indexes in
-// schema/100_identity.sql (on raw leads as l, on raw.drivers as d), compared
-// in the indexes' collation "C".
-#define CT4_KEYS_MATCH(t)                                       \
-    "((ct4.normalize_phone(" t                                  \
-    ".phone) COLLATE pg_catalog.\"C\") = ANY($1)"               \
-    " OR (pg_catalog.\"left\"(ct4.normalize_license(" t         \
-    ".license_number), 64) COLLATE pg_catalog.\"C\") = ANY($2)" \
-    " OR (pg_catalog.\"left\"(ct4.normalize_plate(" t           \
-    ".plate), 64) COLLATE pg_catalog.\"C\")"                    \
-    " = ANY($3))"
 
 // One query: every stored person linked to a raw lead that shares a not yet
 // queried search key of `leads`, plus the persons in `person_keys`, each with
@@ -206,36 +170,25 @@ void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
     if (q.empty() && wanted.empty()) return;
     q.sort();
-    spi.exec_planned(
-        "WITH p AS ("
-        "  SELECT li.person_key FROM raw.module_ct_cabinet_leads l"
-        "    JOIN canon.identity_links li"
-        "      ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = l.lead_id::text"
-        "   WHERE " CT4_KEYS_MATCH("l") " UNION SELECT pg_catalog.unnest($4::bigint[]))"
-        // Its leads and its driver, each through its partial person index.
-        " SELECT il.person_key, false, l.full_name, l.phone, l.license_number, l.plate"
-        "   FROM p JOIN canon.identity_links il"
-        "     ON il.source_table = 'module_ct_cabinet_leads' AND il.person_key = p.person_key"
-        "   LEFT JOIN raw.module_ct_cabinet_leads l ON l.lead_id::text = il.source_pk"
-        " UNION ALL"
-        " SELECT il.person_key, true, d.full_name, d.phone, d.license_number, d.plate"
-        "   FROM p JOIN canon.identity_links il"
-        "     ON il.source_table = 'drivers' AND il.person_key = p.person_key"
-        "   LEFT JOIN raw.drivers d ON d.driver_id = il.source_pk",
-        {pg::p_text_array(q.values[0]), pg::p_text_array(q.values[1]),
-         pg::p_text_array(q.values[2]), pg::p_int8_array(wanted)},
-        true);
+    spi.exec_planned(sql::persons_by_keys,
+                     {pg::p_text_array(q.values[0]), pg::p_text_array(q.values[1]),
+                      pg::p_text_array(q.values[2]), pg::p_int8_array(wanted)},
+                     true);
     // Rows of persons loaded before (found again by another key) add nothing.
     std::unordered_set<int64_t> now;
     pg::RowReader r(spi);
+    const int person_key = r.column("person_key"), is_driver = r.column("is_driver"),
+              name = r.column("full_name"), phone = r.column("phone"),
+              license = r.column("license_number"), plate = r.column("plate");
     for (uint64_t i = 0; i < spi.rows(); i++) {
         r.load(i);
-        int64_t p = r.int8(0);
+        int64_t p = r.int8(person_key);
         if (!now.count(p) && !m.loaded_persons.insert(p).second) continue;  // loaded before
         now.insert(p);
         Person &person = m.persons[p];
-        person.has_driver |= r.boolean(1);
-        m.add_stored_keys(p, core::normalize_keys({r.text(2), r.text(3), r.text(4), r.text(5)}));
+        person.has_driver |= r.boolean(is_driver);
+        m.add_stored_keys(
+            p, core::normalize_keys({r.text(name), r.text(phone), r.text(license), r.text(plate)}));
     }
 }
 
@@ -243,23 +196,21 @@ void load_persons(Spi &spi, Matcher &m, const std::vector<Lead *> &leads,
 void load_drivers(Spi &spi, Matcher &m, KeyLists &q) {
     if (q.empty()) return;
     q.sort();
-    spi.exec_planned(
-        "SELECT d.driver_id, d.full_name, d.phone, d.license_number, d.plate, il.person_key"
-        "  FROM raw.drivers d"
-        "  LEFT JOIN canon.identity_links il"
-        "    ON il.source_table = 'drivers' AND il.source_pk = d.driver_id"
-        " WHERE " CT4_KEYS_MATCH("d"),
-        {pg::p_text_array(q.values[0]), pg::p_text_array(q.values[1]),
-         pg::p_text_array(q.values[2])},
-        true);
+    spi.exec_planned(sql::drivers_by_keys,
+                     {pg::p_text_array(q.values[0]), pg::p_text_array(q.values[1]),
+                      pg::p_text_array(q.values[2])},
+                     true);
     pg::RowReader r(spi);
+    const int id = r.column("driver_id"), name = r.column("full_name"), phone = r.column("phone"),
+              license = r.column("license_number"), plate = r.column("plate"),
+              person = r.column("person_key");
     for (uint64_t i = 0; i < spi.rows(); i++) {
         r.load(i);
         Driver d;
-        d.id = r.text(0).value_or("");
-        core::RawFields raw{r.text(1), r.text(2), r.text(3), r.text(4)};
+        d.id = r.text(id).value_or("");
+        core::RawFields raw{r.text(name), r.text(phone), r.text(license), r.text(plate)};
         d.keys = core::normalize_keys(raw);
-        d.linked_person = r.int8(5, 0);
+        d.linked_person = r.int8(person, 0);
         m.add_driver(std::move(d));
     }
 }
@@ -530,61 +481,43 @@ Touched touched_by_run(const Matcher &m, const PersonKeyOf &real) {
     return t;
 }
 
-}  // namespace
+// ---- the run ---------------------------------------------------------------
 
-Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
-    Args a = read_args(fcinfo);
-    pg::RowSink sink(fcinfo);
-    Spi spi;
-    jobs::JobRun run(spi, "reconcile_leads_pipeline", args_json(a), {kLeads});
-    Counts c;
-    OptStr jit;
-    auto put_result = [&](const char *status) {
-        if (jit) spi.exec("SELECT pg_catalog.set_config('jit', $1, true)", {pg::p_text(jit)});
-        run.finish(status, c.list());
-        double ms = run.elapsed_ms();
-        auto i4 = [](int64_t v) { return pg::OutCol{Int32GetDatum((int32_t)v), false}; };
-        Datum st = pg::text_datum(status);
-        sink.put_row({{Int64GetDatum(run.run_id()), false},
-                      {st, false},
-                      i4(c.processed),
-                      i4(c.newly_linked),
-                      i4(c.newly_driver_mapped),
-                      i4(c.still_no_candidates),
-                      i4(c.conflicts),
-                      i4(c.errors),
-                      {Float8GetDatum(ms), false}});
-    };
-    if (!run.try_lock()) {
-        put_result("SKIPPED_LOCKED");
-        return (Datum)0;
-    }
-    // Many small planned statements: JIT compilation would cost more than
-    // they run (about 0.5 s per batch query). Off for the run, restored after.
-    jit = spi.scalar_text("SELECT pg_catalog.current_setting('jit')");
-    spi.exec("SELECT pg_catalog.set_config('jit', 'off', true)");
-    Matcher m(read_settings(spi));
-    int64_t epoch =
-        spi.scalar_int8("SELECT coalesce((SELECT e.epoch FROM canon.identity_epoch e), 0)")
-            .value_or(0);
-    bool any_blocks =
-        spi.scalar_int8(
-               "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM canon.identity_blocks b"
-               " WHERE b.lifted_at IS NULL LIMIT 1) x")
-            .value_or(0) > 0;
+// What a run reads and decides, kept for its writes.
+struct Run {
+    explicit Run(const core::MatchSettings &s) : m(s) {}
+    Matcher m;
+    std::vector<WorkItem> work;
+    int64_t epoch = 0;
+    bool any_blocks = false;
+    std::vector<LeadOutcome> out;  // by lead, once decided
+};
 
-    // The due leads in scope (identity/scope.hpp); nothing else is read.
-    std::vector<WorkItem> work = take_scope(
-        spi, {a.days_back, a.row_limit, a.process_recent, a.process_limbo, a.limbo_stages}, epoch);
-    load_work(spi, m, work, any_blocks);
-    m.reserve(m.leads.size());
+// Read: the epoch, whether any block exists, the due leads in scope
+// (identity/scope.hpp; nothing else is read) and their rows.
+void read_work(Spi &spi, const Args &a, Run &run) {
+    spi.exec(sql::identity_epoch);
+    run.epoch = spi.get_int8(0, spi.column("epoch"));
+    spi.exec(sql::any_blocks);
+    run.any_blocks = spi.get_bool(0, spi.column("any_blocks"));
+    run.work = take_scope(
+        spi, {a.days_back, a.row_limit, a.process_recent, a.process_limbo, a.limbo_stages},
+        run.epoch);
+    load_work(spi, run.m, run.work, run.any_blocks);
+    run.m.reserve(run.m.leads.size());
+}
+
+// Decide: identity, oldest lead first, a batch of leads per query; then
+// drivers, then whatever the run's own links made stale, until stable. The
+// counters are the job's.
+void decide(jobs::Job &job, Run &run) {
+    Spi &spi = job.spi();
+    Matcher &m = run.m;
     const size_t total = m.leads.size();
     auto progress = [&](const char *phase, const char *unit, int64_t done, int64_t of,
                         size_t decided) {
-        run.progress(phase, done, of, unit, [&] { return tally(m, decided, nullptr).list(); });
+        job.progress(phase, done, of, unit, [&] { return tally(m, decided, nullptr).list(); });
     };
-
-    // Pass 1: identity, oldest lead first, a batch of leads per query.
     for (size_t i = 0; i < total; i += kBatch) {
         size_t end = std::min(total, i + kBatch);
         std::vector<Lead *> batch;
@@ -592,9 +525,8 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
         identity_batch(spi, m, batch);
         progress("identity", "leads", (int64_t)end, (int64_t)total, end);
     }
-    // Then drivers, then whatever the run's own links made stale, until stable.
     for (int round = 0; round < kMaxRounds; round++) {
-        bool moved = driver_pass(spi, m, any_blocks, [&](size_t done, size_t of) {
+        bool moved = driver_pass(spi, m, run.any_blocks, [&](size_t done, size_t of) {
             progress("drivers", "persons", (int64_t)done, (int64_t)of, total);
         });
         std::vector<Lead *> stale;
@@ -607,199 +539,168 @@ Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
         }
         if (!moved && stale.empty()) break;
     }
+    for (const auto &[name, value] : tally(m, total, &run.out).list())
+        job.counter(name.c_str()) = value;
+}
 
-    std::vector<LeadOutcome> out;
-    c = tally(m, total, &out);
-    if (a.dry_run) {
-        put_result("DRY_RUN");
-        return (Datum)0;
-    }
-    run.progress("writing", 0, 0, "", [&] { return c.list(); });
-
-    // The writes below unnest their arrays in the select list (ProjectSet):
-    // rows stream into the INSERT, where unnest in FROM would first copy
-    // every row into a tuplestore (about 20 % of a 500 000-row insert).
-
+// Write: persons, today's unmatched rows, lead states, links, then the marks
+// of the pending leads outside the run whose inputs its links changed.
+void write_results(jobs::Job &job, Run &run) {
+    Spi &spi = job.spi();
+    job.progress("writing", 0, 0, "");
     // Real keys of the persons this run made, in creation order.
     std::vector<int64_t> new_keys_of;
-    if (m.new_person_count > 0) {
-        spi.exec(
-            "INSERT INTO canon.persons (created_by_run)"
-            " SELECT $1 FROM pg_catalog.generate_series(1, $2) RETURNING person_key",
-            {pg::p_int8(run.run_id()), pg::p_int8(m.new_person_count)});
-        for (uint64_t i = 0; i < spi.rows(); i++) new_keys_of.push_back(spi.get_int8(i, 0));
+    if (run.m.new_person_count > 0) {
+        spi.exec(sql::insert_persons,
+                 {pg::p_int8(job.run_id()), pg::p_int8(run.m.new_person_count)});
+        const int key = spi.column("person_key");
+        for (uint64_t i = 0; i < spi.rows(); i++) new_keys_of.push_back(spi.get_int8(i, key));
         std::sort(new_keys_of.begin(), new_keys_of.end());
     }
     PersonKeyOf real = [&](int64_t p) {
         return is_temp_person(p) ? new_keys_of.at((size_t)(p - kTempPersonBase - 1)) : p;
     };
-    Touched touched = touched_by_run(m, real);
+    const Matcher &decided = run.m;
+    const std::vector<LeadOutcome> &out = run.out;
+    Touched touched = touched_by_run(decided, real);
     // The links and their evidence are built on a second thread while the
     // unmatched rows and lead states are written (0.3-0.6 s of C++ off the
     // run's path); they are inserted last. Until links.get() nothing changes
-    // `m` or `new_keys_of`: the thread reads them.
-    const Matcher &cm = m;
+    // the run's decisions or `new_keys_of`: the thread reads them.
     core::Background<LinkRows> links(
-        [&](const std::atomic<bool> &stop) { return build_link_rows(cm, real, stop); });
+        [&](const std::atomic<bool> &stop) { return build_link_rows(decided, real, stop); });
 
     // Today's unmatched rows: refreshed in place, and removed for leads that
     // no longer have an unmatched outcome.
     core::JsonbWriter w;
-    std::vector<OptStr> u_pk, u_code, cleared;
-    std::vector<std::string> u_det;
-    for (size_t i = 0; i < cm.leads.size(); i++) {
-        const Lead &l = cm.leads[i];
+    std::vector<OptStr> unmatched_pk, unmatched_code, cleared;
+    std::vector<std::string> unmatched_details_of;
+    for (size_t i = 0; i < decided.leads.size(); i++) {
+        const Lead &l = decided.leads[i];
         if (l.error) continue;
         if (!out[i].outcome) {
             cleared.emplace_back(std::to_string(l.id));
             continue;
         }
-        u_pk.emplace_back(std::to_string(l.id));
-        u_code.push_back(out[i].outcome);
-        unmatched_details(w, cm, l, real);
-        u_det.push_back(w.finish());
+        unmatched_pk.emplace_back(std::to_string(l.id));
+        unmatched_code.push_back(out[i].outcome);
+        unmatched_details(w, decided, l, real);
+        unmatched_details_of.push_back(w.finish());
     }
-    if (!u_pk.empty())
-        spi.exec(
-            "INSERT INTO canon.identity_unmatched AS x"
-            " (source_table, source_pk, reason_code, details, snapshot_date, run_id)"
-            " SELECT 'module_ct_cabinet_leads', u.pk, u.code, u.det, CURRENT_DATE, $1"
-            "   FROM ROWS FROM (pg_catalog.unnest($2::text[]), pg_catalog.unnest($3::text[]),"
-            "                  pg_catalog.unnest($4::jsonb[])) AS u(pk, code, det)"
-            " ON CONFLICT (source_table, source_pk, snapshot_date) DO UPDATE"
-            "   SET reason_code = EXCLUDED.reason_code, details = EXCLUDED.details,"
-            "       run_id = EXCLUDED.run_id"
-            " WHERE (x.reason_code, x.details) IS DISTINCT FROM (EXCLUDED.reason_code, "
-            "EXCLUDED.details)",
-            {pg::p_int8(run.run_id()), pg::p_text_array(u_pk), pg::p_text_array(u_code),
-             pg::p_jsonb_array(u_det)});
-    if (!cleared.empty())
-        spi.exec(
-            "DELETE FROM canon.identity_unmatched x WHERE x.source_table = "
-            "'module_ct_cabinet_leads'"
-            "   AND x.snapshot_date = CURRENT_DATE AND x.source_pk = ANY($1)",
-            {pg::p_text_array(cleared)});
+    if (!unmatched_pk.empty())
+        spi.exec(sql::upsert_unmatched,
+                 {pg::p_int8(job.run_id()), pg::p_text_array(unmatched_pk),
+                  pg::p_text_array(unmatched_code), pg::p_jsonb_array(unmatched_details_of)});
+    if (!cleared.empty()) spi.exec(sql::clear_unmatched, {pg::p_text_array(cleared)});
 
     // Every lead in work has its identity_lead_state row: a lead that is done
     // now leaves the table, the others get their outcome, both only over the
     // version the run read (a change committed meanwhile keeps the row due:
     // the next run decides it again). In primary-key order, like the links.
     std::vector<size_t> order;
-    for (size_t i = 0; i < cm.leads.size(); i++)
-        if (!cm.leads[i].error) order.push_back(i);
+    for (size_t i = 0; i < decided.leads.size(); i++)
+        if (!decided.leads[i].error) order.push_back(i);
     std::sort(order.begin(), order.end(),
-              [&](size_t x, size_t y) { return cm.leads[x].id < cm.leads[y].id; });
-    std::vector<int64_t> s_id, s_ver, done_id, done_ver, work_ids;
-    std::vector<OptStr> s_stage, s_outcome;
+              [&](size_t x, size_t y) { return decided.leads[x].id < decided.leads[y].id; });
+    std::vector<int64_t> state_id, state_version, done_id, done_version, work_ids;
+    std::vector<OptStr> state_stage, state_outcome;
     for (size_t i : order) {
-        const Lead &l = cm.leads[i];
+        const Lead &l = decided.leads[i];
         if (out[i].stage == "DONE") {
             done_id.push_back(l.id);
-            done_ver.push_back(l.state_version);
+            done_version.push_back(l.state_version);
         } else {
-            s_id.push_back(l.id);
-            s_ver.push_back(l.state_version);
-            s_stage.emplace_back(out[i].stage);
-            s_outcome.push_back(out[i].outcome);
+            state_id.push_back(l.id);
+            state_version.push_back(l.state_version);
+            state_stage.emplace_back(out[i].stage);
+            state_outcome.push_back(out[i].outcome);
         }
     }
-    for (const Lead &l : cm.leads) work_ids.push_back(l.id);
+    for (const Lead &l : decided.leads) work_ids.push_back(l.id);
     std::sort(work_ids.begin(), work_ids.end());
     if (!done_id.empty())
-        spi.exec(
-            "DELETE FROM canon.identity_lead_state s"
-            " USING (SELECT pg_catalog.unnest($1::bigint[]) AS id, pg_catalog.unnest($2::bigint[]) "
-            "AS v) d"
-            " WHERE s.lead_id = d.id AND s.version = d.v",
-            {pg::p_int8_array(done_id), pg::p_int8_array(done_ver)});
+        spi.exec(sql::delete_done_states,
+                 {pg::p_int8_array(done_id), pg::p_int8_array(done_version)});
     // Every lead of a person that existed before the run and got its driver
     // now is done, in scope or not (a person made in this run has no lead
     // outside the run's work; a change to such a lead cannot undo it: links
     // never change).
     std::vector<int64_t> driver_persons;
-    for (int64_t p : cm.new_driver_links)
+    for (int64_t p : decided.new_driver_links)
         if (!is_temp_person(p)) driver_persons.push_back(p);
     if (!driver_persons.empty())
-        spi.exec(
-            "DELETE FROM canon.identity_lead_state s"
-            " USING pg_catalog.unnest($1::bigint[]) AS p(person_key)"
-            "  JOIN canon.identity_links il"
-            "    ON il.person_key = p.person_key AND il.source_table = 'module_ct_cabinet_leads'"
-            " WHERE s.lead_id = il.source_pk::bigint",
-            {pg::p_int8_array(driver_persons)});
+        spi.exec(sql::delete_states_of_driver_persons, {pg::p_int8_array(driver_persons)});
     // What the run linked changes the inputs of pending leads outside it.
     // Marked one by one below (after the links, whose rows the marking
     // reads); when they are too many, the epoch moves instead, and the run's
     // own leads take the new epoch unless someone else moved it meanwhile
     // (then they are due again too).
-    bool mark = !touched.persons.empty() &&
-                spi.scalar_int8(
-                       "SELECT pg_catalog.count(*) FROM (SELECT 1 FROM canon.identity_lead_state s"
-                       " WHERE NOT s.lead_id = ANY ($1::bigint[]) LIMIT 1) x",
-                       {pg::p_int8_array(work_ids)})
-                        .value_or(0) > 0;
-    int64_t stamp = epoch;
-    if (mark && (int64_t)touched.persons.size() >
-                    spi.scalar_int8("SELECT ct4._identity_bulk_rows()").value_or(0)) {
-        mark = false;
-        auto e = spi.scalar_int8(
-            "INSERT INTO canon.identity_epoch AS e (id, epoch) VALUES (true, 1)"
-            " ON CONFLICT (id) DO UPDATE SET epoch = e.epoch + 1 RETURNING e.epoch");
-        if (e && *e == epoch + 1) stamp = *e;
+    bool mark = false;
+    if (!touched.persons.empty()) {
+        spi.exec(sql::pending_outside_work, {pg::p_int8_array(work_ids)});
+        mark = spi.get_bool(0, spi.column("any_pending"));
     }
-    if (!s_id.empty())
-        spi.exec(
-            "UPDATE canon.identity_lead_state s"
-            "   SET stage = u.st, outcome = u.o, changed = false, inputs_changed = false,"
-            "       checked_run = $1, checked_epoch = $2"
-            "  FROM (SELECT pg_catalog.unnest($3::bigint[]) AS id, pg_catalog.unnest($4::bigint[]) "
-            "AS v,"
-            "               pg_catalog.unnest($5::text[]) AS st, pg_catalog.unnest($6::text[]) AS "
-            "o) u"
-            " WHERE s.lead_id = u.id AND s.version = u.v",
-            {pg::p_int8(run.run_id()), pg::p_int8(stamp), pg::p_int8_array(s_id),
-             pg::p_int8_array(s_ver), pg::p_text_array(s_stage), pg::p_text_array(s_outcome)});
+    int64_t stamp = run.epoch;
+    if (mark) {
+        spi.exec(sql::bulk_rows);
+        if ((int64_t)touched.persons.size() > spi.get_int8(0, spi.column("bulk_rows"))) {
+            mark = false;
+            auto e = spi.scalar_int8(sql::bump_epoch);
+            if (e && *e == run.epoch + 1) stamp = *e;
+        }
+    }
+    if (!state_id.empty())
+        spi.exec(sql::update_states,
+                 {pg::p_int8(job.run_id()), pg::p_int8(stamp), pg::p_int8_array(state_id),
+                  pg::p_int8_array(state_version), pg::p_text_array(state_stage),
+                  pg::p_text_array(state_outcome)});
 
     // Links: evidence is binary jsonb (identity/evidence.hpp) and travels as
     // one jsonb[]: nothing is parsed.
-    LinkRows lr = links.get();
+    LinkRows link_rows = links.get();
     // Nothing of what the run decided is needed any more: it is freed on a
     // second thread during the links insert (the matcher alone is about a
     // million small blocks; freeing them took 0.3 s). The last owner of
     // `done` is the thread's body, so the frees happen there.
-    struct Done {
-        Matcher m;
-        std::vector<WorkItem> work;
-        std::vector<LeadOutcome> out;
-    };
-    auto done = std::make_shared<Done>(Done{std::move(m), std::move(work), std::move(out)});
+    auto done = std::make_shared<Run>(std::move(run));
     core::Background<bool> freeing([d = std::move(done)](const std::atomic<bool> &) mutable {
         d.reset();
         return true;
     });
-    if (!lr.pk.empty())
-        spi.exec(
-            "INSERT INTO canon.identity_links"
-            " (source_table, source_pk, person_key, match_rule, match_score, evidence, linked_at, "
-            "run_id)"
-            " SELECT u.t, u.pk, u.person, u.rule, u.score::real, u.ev, pg_catalog.now(), $1"
-            "   FROM (SELECT pg_catalog.unnest($2::text[]) AS t, pg_catalog.unnest($3::text[]) AS "
-            "pk,"
-            "                pg_catalog.unnest($4::bigint[]) AS person, "
-            "pg_catalog.unnest($5::text[]) AS rule,"
-            "                pg_catalog.unnest($6::text[]) AS score, "
-            "pg_catalog.unnest($7::jsonb[]) AS ev) u",
-            {pg::p_int8(run.run_id()), pg::p_text_array(lr.table), pg::p_text_array(lr.pk),
-             pg::p_int8_array(lr.person), pg::p_text_array(lr.rule), pg::p_text_array(lr.score),
-             pg::p_jsonb_array(lr.evidence)});
+    if (!link_rows.pk.empty())
+        spi.exec(sql::insert_links,
+                 {pg::p_int8(job.run_id()), pg::p_text_array(link_rows.table),
+                  pg::p_text_array(link_rows.pk), pg::p_int8_array(link_rows.person),
+                  pg::p_text_array(link_rows.rule), pg::p_text_array(link_rows.score),
+                  pg::p_jsonb_array(link_rows.evidence)});
     if (mark)
-        spi.exec("SELECT ct4._identity_mark_inputs($1, $2, $3, $4, $5)",
+        spi.exec(sql::mark_inputs,
                  {pg::p_text_array(touched.phones), pg::p_text_array(touched.licenses),
                   pg::p_text_array(touched.plates), pg::p_int8_array(touched.persons),
                   pg::p_int8_array(work_ids)});
+}
 
-    put_result("SUCCESS");
-    return (Datum)0;
+// The job: its counters are the result columns (by name) and the stats.
+const jobs::JobSpec kIdentityJob{"reconcile_leads_pipeline",
+                                 {kLeads},
+                                 {"processed", "newly_linked", "newly_driver_mapped",
+                                  "still_no_candidates", "conflicts", "errors"},
+                                 true,
+                                 // Many small planned statements: JIT would cost more than
+                                 // they run (about 0.5 s per batch query).
+                                 true};
+
+}  // namespace
+
+Datum reconcile_leads_pipeline(FunctionCallInfo fcinfo) {
+    jobs::Job job(fcinfo, kIdentityJob);
+    Args a = read_args(job);
+    return job.run([&](jobs::Job &job) {
+        Run run(read_settings(job.spi()));
+        read_work(job.spi(), a, run);
+        decide(job, run);
+        if (!job.dry_run()) write_results(job, run);
+    });
 }
 
 }  // namespace ct4::identity
