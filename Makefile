@@ -52,9 +52,11 @@ build/gen/%.sql.hpp: src/%.sql scripts/sql_header.awk
 $(OBJS): $(wildcard src/*/*.hpp) $(SQL_HDRS)
 
 # --- pure C++ unit tests (GoogleTest) --------------------------------------
-CORE_SRCS = $(sort $(wildcard src/core/*.cpp))
+# src/core/ and the identity matcher (src/identity/matcher.cpp: no PostgreSQL
+# header, the run's decisions in memory) are tested on their own.
+CORE_SRCS = $(sort $(wildcard src/core/*.cpp)) src/identity/matcher.cpp
 UNIT_SRCS = $(sort $(wildcard test/unit/*.cpp))
-build/unit_tests: $(CORE_SRCS) $(UNIT_SRCS) $(wildcard src/core/*.hpp)
+build/unit_tests: $(CORE_SRCS) $(UNIT_SRCS) $(wildcard src/core/*.hpp) src/identity/matcher.hpp
 	@mkdir -p build
 	$(CXX) -std=c++17 -O2 -Wall -Wextra -Isrc -o $@ $(CORE_SRCS) $(UNIT_SRCS) -lgtest -lgtest_main -pthread
 
