@@ -1,6 +1,7 @@
 #include "identity/scope.hpp"
 
 #include "core/run_share.hpp"
+#include "identity/scope.sql.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -10,35 +11,7 @@ namespace ct4::identity {
 
 namespace {
 
-// The scope of SPEC 4.1 on a state row `s`: recent leads (process_recent,
-// lead_date >= current_date - days_back) plus the leads whose stage is one of
-// the limbo stages asked for (process_limbo). A NEW lead (never decided) is
-// in the NO_IDENTITY stage's scope; TRIPS_NO_CLAIM leads are done for this
-// job (linked with a driver: no state row), so that stage adds none.
-#define CT4_IN_SCOPE                               \
-    " ((($1 AND s.lead_date >= CURRENT_DATE - $2)" \
-    "   OR ($3 AND s.stage = ANY ($4::pg_catalog.text[]))))"
-
-const char *kChanged =
-    "SELECT s.lead_id, s.lead_date, s.stage, s.outcome, s.version"
-    "  FROM canon.identity_lead_state s"
-    " WHERE s.changed AND" CT4_IN_SCOPE " ORDER BY s.lead_date, s.lead_id LIMIT $5";
-
-// Inputs marked changed, or decided at an older epoch: two index ranges,
-// merged by when they were decided (a lead decided at an older epoch was
-// decided by an older run).
-const char *kPending =
-    "SELECT x.lead_id, x.lead_date, x.stage, x.outcome, x.version FROM ("
-    "  (SELECT s.lead_id, s.lead_date, s.stage, s.outcome, s.version, s.checked_run"
-    "     FROM canon.identity_lead_state s"
-    "    WHERE s.inputs_changed AND NOT s.changed AND" CT4_IN_SCOPE
-    "    ORDER BY s.checked_run, s.lead_date, s.lead_id LIMIT $5)"
-    "  UNION ALL"
-    "  (SELECT s.lead_id, s.lead_date, s.stage, s.outcome, s.version, s.checked_run"
-    "     FROM canon.identity_lead_state s"
-    "    WHERE NOT s.changed AND NOT s.inputs_changed AND s.checked_epoch < $6 AND" CT4_IN_SCOPE
-    "    ORDER BY s.checked_epoch, s.checked_run, s.lead_date, s.lead_id LIMIT $5)) x"
-    " ORDER BY x.checked_run, x.lead_date, x.lead_id LIMIT $5";
+namespace sql = ct4::sql::scope;  // src/identity/scope.sql
 
 struct Due {
     std::optional<int32_t> date;
@@ -50,11 +23,14 @@ std::vector<Due> read_due(pg::Spi &spi, const char *sql, const std::vector<pg::P
     std::vector<Due> out;
     out.reserve(spi.rows());
     pg::RowReader r(spi);
+    const int id = r.column("lead_id"), date = r.column("lead_date"), stage = r.column("stage"),
+              outcome = r.column("outcome"), version = r.column("version");
     for (uint64_t i = 0; i < spi.rows(); i++) {
         r.load(i);
         Due d{std::nullopt,
-              {r.int8(0), r.text(2).value_or("NEW"), r.text(3).value_or(""), r.int8(4)}};
-        if (!r.is_null(1)) d.date = r.int4(1);
+              {r.int8(id), r.text(stage).value_or("NEW"), r.text(outcome).value_or(""),
+               r.int8(version)}};
+        if (!r.is_null(date)) d.date = r.int4(date);
         out.push_back(std::move(d));
     }
     return out;
@@ -76,8 +52,9 @@ std::vector<WorkItem> take_scope(pg::Spi &spi, const ScopeArgs &a, int64_t epoch
     std::vector<pg::Param> params{pg::p_bool(a.process_recent), pg::p_int4(a.days_back),
                                   pg::p_bool(a.process_limbo),  pg::p_text_array(stages),
                                   pg::p_int8(a.row_limit),      pg::p_int8(epoch)};
-    std::vector<Due> changed = read_due(spi, kChanged, {params.begin(), params.begin() + 5});
-    std::vector<Due> pending = read_due(spi, kPending, params);
+    std::vector<Due> changed =
+        read_due(spi, sql::changed_leads, {params.begin(), params.begin() + 5});
+    std::vector<Due> pending = read_due(spi, sql::pending_leads, params);
     core::RunShare share =
         core::share_row_limit(a.row_limit, (int64_t)changed.size(), (int64_t)pending.size());
     changed.resize((size_t)share.first);
