@@ -135,8 +135,11 @@ LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Prometheus text exposition format (version 0.0.4); every metric ct4_*.
+-- JIT off: its statements are small, but planned against an unanalyzed
+-- temporary table their estimates pass jit_above_cost, and compiling them
+-- cost most of a call (docs/operations.md "Prometheus").
 CREATE FUNCTION ct4.metrics() RETURNS text
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
 DECLARE
     out    text := '';
     body   text;
