@@ -5,8 +5,8 @@
 # Arguments, result columns, table and view columns, types, defaults,
 # constraints, settings and alert rules come from the catalog; the sentence
 # of each routine, table and view comes from docs/reference_sentences.tsv
-# (object<TAB>sentence; one sentence per name, overloads share it). An object
-# without a sentence is listed on stderr and the script exits 1 after
+# (object<TAB>sentence; one sentence per name, overloads share it), else from
+# the object's COMMENT. An object without either is listed on stderr and the script exits 1 after
 # writing, so a new object gets its sentence. test/reference.sh checks that
 # docs/reference.md names every object.
 set -euo pipefail
@@ -51,8 +51,10 @@ CREATE FUNCTION pg_temp.c(t text) RETURNS text LANGUAGE sql IMMUTABLE AS
 $$ SELECT CASE WHEN t IS NULL OR t = '' THEN '' ELSE '`' || replace(t, '|', '\|') || '`' END $$;
 CREATE FUNCTION pg_temp.cell(t text) RETURNS text LANGUAGE sql IMMUTABLE AS
 $$ SELECT replace(replace(coalesce(t, ''), '|', '\|'), E'\n', ' ') $$;
-CREATE FUNCTION pg_temp.say(object text) RETURNS text LANGUAGE sql STABLE AS
-$$ SELECT coalesce((SELECT s.sentence FROM sentence s WHERE s.object = say.object), '(no sentence yet)') $$;
+-- The sentence of an object: docs/reference_sentences.tsv, else its COMMENT.
+CREATE FUNCTION pg_temp.say(object text, oid oid, catalog name) RETURNS text LANGUAGE sql STABLE AS
+$$ SELECT coalesce((SELECT s.sentence FROM sentence s WHERE s.object = say.object),
+                   obj_description(say.oid, say.catalog), '(no sentence yet)') $$;
 
 SELECT format($h$# ct4_jobs reference (version %s)
 
@@ -79,7 +81,7 @@ $h$, (SELECT extversion FROM pg_extension WHERE extname = 'ct4_jobs'),
 
 SELECT E'## Functions and procedures\n';
 SELECT format(E'### %s\n\n%s\n\n```sql\n%s %s(%s)%s\n```\n\n%s %s, %s%s; tier: %s.\n',
-              pg_temp.c(r.name), pg_temp.say(r.name),
+              pg_temp.c(r.name), pg_temp.say(r.name, r.oid, 'pg_proc'),
               upper(r.kind), r.name,
               CASE WHEN r.args = '' THEN '' ELSE E'\n    ' || replace(r.args, ', ', E',\n    ') || E'\n' END,
               coalesce(E'\n    RETURNS ' || CASE WHEN r.result LIKE 'TABLE(%' THEN
@@ -91,13 +93,13 @@ SELECT format(E'### %s\n\n%s\n\n```sql\n%s %s(%s)%s\n```\n\n%s %s, %s%s; tier: %
 
 SELECT E'## Internal routines\n\n| routine | arguments | returns | what it is for |\n|---|---|---|---|';
 SELECT format('| %s | %s | %s | %s |', pg_temp.c(r.name), pg_temp.cell(pg_temp.c(r.args)),
-              pg_temp.cell(pg_temp.c(coalesce(r.result, '(procedure)'))), pg_temp.cell(pg_temp.say(r.name)))
+              pg_temp.cell(pg_temp.c(coalesce(r.result, '(procedure)'))), pg_temp.cell(pg_temp.say(r.name, r.oid, 'pg_proc')))
   FROM routine r WHERE r.internal ORDER BY r.name, r.args;
 SELECT '';
 
 SELECT E'## Tables\n\nEvery table is readable by the `reader` tier. Each says whether `pg_dump` keeps its rows (the tables\nregistered with `pg_extension_config_dump`).\n';
 SELECT format(E'### %s\n\n%s%s\n\n| column | type | NOT NULL | default |\n|---|---|---|---|\n%s\n%s\n',
-              pg_temp.c(r.name), pg_temp.say(r.name),
+              pg_temp.c(r.name), pg_temp.say(r.name, r.oid, 'pg_class'),
               CASE WHEN x.cond IS NULL THEN ' pg_dump keeps none of its rows (the extension makes them).'
                    WHEN x.cond = '' THEN ' pg_dump keeps its rows.'
                    WHEN x.cond ~* '^where false' THEN ' pg_dump keeps none of its rows (derived state, rebuilt from the inputs).'
@@ -116,7 +118,7 @@ SELECT format(E'### %s\n\n%s%s\n\n| column | type | NOT NULL | default |\n|---|-
 
 SELECT E'## Views\n\nEvery view is readable by the `reader` tier; views that start with `_` are the building blocks of the\nothers.\n';
 SELECT format(E'### %s\n\n%s\n\nColumns: %s.\n',
-              pg_temp.c(r.name), pg_temp.say(r.name),
+              pg_temp.c(r.name), pg_temp.say(r.name, r.oid, 'pg_class'),
               (SELECT string_agg(pg_temp.c(k.attname || ' ' || k.type), ', ' ORDER BY k.attnum) FROM col k WHERE k.oid = r.oid))
   FROM relation r WHERE r.relkind IN ('v', 'm') ORDER BY r.internal, r.name;
 
@@ -132,8 +134,10 @@ SELECT format('| %s | %s | %s | %s | %s | %s |', pg_temp.c(a.rule_code), a.sever
 SELECT '';
 
 -- Objects without their sentence, for the caller (stderr).
-SELECT 'MISSING ' || name FROM (SELECT name FROM routine UNION SELECT name FROM relation) o
- WHERE NOT EXISTS (SELECT 1 FROM sentence s WHERE s.object = o.name) ORDER BY 1;
+SELECT DISTINCT 'MISSING ' || name
+  FROM (SELECT name, obj_description(oid, 'pg_proc') AS comment FROM routine
+        UNION ALL SELECT name, obj_description(oid, 'pg_class') FROM relation) o
+ WHERE o.comment IS NULL AND NOT EXISTS (SELECT 1 FROM sentence s WHERE s.object = o.name) ORDER BY 1;
 SQL
 } | psql -d "$db" -At >docs/reference.md.tmp
 grep '^MISSING ' docs/reference.md.tmp | sed 's/^MISSING /no sentence in docs\/reference_sentences.tsv: /' >&2 || true
