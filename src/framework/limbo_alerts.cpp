@@ -23,12 +23,14 @@ extern "C" {
 #include "utils/timestamp.h"
 }
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace {
 
+using ct4::jobs::Counters;
 using ct4::jobs::Job;
 using ct4::pg::Spi;
 using ct4::pg::text_datum;
@@ -111,36 +113,48 @@ const char *unusable(Spi &spi, const Evaluator *ev) {
 
 // ---- deciding --------------------------------------------------------------
 
-// Every enabled rule, one query each; the alerts that fire, in rule order.
-std::vector<Alert> evaluate(Job &job, const ct4::pg::Param &at, const std::vector<Rule> &rules) {
-    Spi &spi = job.spi();
+// What an evaluation found: the alerts that fire, in rule order, and how many
+// rules it evaluated and skipped.
+struct Evaluation {
     std::vector<Alert> alerts;
-    int64_t &evaluated = job.counter("rules_evaluated"), &skipped = job.counter("rules_skipped"),
-            &raised = job.counter("alerts_raised");
+    int64_t evaluated = 0, skipped = 0;
+};
+
+// Every rule, one query each; no writes (so a caller that records nothing,
+// such as a back-check, can use it as it is). `before_rule(i, so_far)` is
+// called before rule i.
+Evaluation evaluate(Spi &spi, const ct4::pg::Param &at, const std::vector<Rule> &rules,
+                    const std::function<void(size_t, const Evaluation &)> &before_rule) {
+    Evaluation e;
     for (size_t i = 0; i < rules.size(); i++) {
         const Rule &rule = rules[i];
-        job.progress("rules", (int64_t)i, (int64_t)rules.size(), "rules");
+        before_rule(i, e);
         const Evaluator *ev = evaluator_of(rule.code);
         if (const char *why = unusable(spi, ev)) {
-            skipped++;
+            e.skipped++;
             std::string m = "ct4 check_limbo_alerts: rule " + rule.code + " skipped: " + why;
             const char *c = m.c_str();
             ct4::pg::guarded([&] { ereport(WARNING, (errmsg("%s", c))); });
             continue;
         }
         spi.exec(ev->sql, {at, ct4::pg::p_text(rule.threshold), ct4::pg::p_jsonb(rule.params)});
-        evaluated++;
+        e.evaluated++;
         int metric = spi.column("metric_value"), threshold = spi.column("threshold"),
             message = spi.column("message"), details = spi.column("details");
         for (uint64_t r = 0; r < spi.rows(); r++) {
             if (!fires(spi, r, metric, threshold)) continue;
-            alerts.push_back({rule.code, rule.severity, *spi.get_text(r, metric),
-                              *spi.get_text(r, threshold), spi.get_text(r, message).value_or(""),
-                              spi.get_text(r, details).value_or("{}")});
-            raised++;
+            e.alerts.push_back({rule.code, rule.severity, *spi.get_text(r, metric),
+                                *spi.get_text(r, threshold), spi.get_text(r, message).value_or(""),
+                                spi.get_text(r, details).value_or("{}")});
         }
     }
-    return alerts;
+    return e;
+}
+
+Counters counters_of(const Evaluation &e) {
+    return {{"rules_evaluated", e.evaluated},
+            {"rules_skipped", e.skipped},
+            {"alerts_raised", (int64_t)e.alerts.size()}};
 }
 
 // ---- writing ---------------------------------------------------------------
@@ -185,9 +199,14 @@ Datum check_alerts(FunctionCallInfo fcinfo, TimestampTz as_of) {
     job.record_arg("as_of", *job.spi().scalar_text(sql::as_of_json, {at}));
     return job.run([&](Job &job) {
         job.spi().exec(sql::reap_crashed);
-        std::vector<Alert> alerts = evaluate(job, at, read_rules(job.spi()));
-        store(job, at, alerts);
-        put_alerts(job.rows(), alerts);
+        std::vector<Rule> rules = read_rules(job.spi());
+        Evaluation e = evaluate(job.spi(), at, rules, [&](size_t i, const Evaluation &so_far) {
+            job.progress("rules", (int64_t)i, (int64_t)rules.size(), "rules",
+                         [&] { return counters_of(so_far); });
+        });
+        for (const auto &[name, value] : counters_of(e)) job.counter(name.c_str()) = value;
+        store(job, at, e.alerts);
+        put_alerts(job.rows(), e.alerts);
     });
 }
 
