@@ -2,6 +2,8 @@
 
 #include "claims/claims_cache.hpp"
 #include "claims/claims_load.hpp"
+#include "claims/claims_engine.sql.hpp"
+#include "claims/claims_load.sql.hpp"
 #include "jobs/job_run.hpp"
 
 #include <algorithm>
@@ -10,51 +12,13 @@
 namespace ct4::claims {
 
 namespace cc = ct4::core::claims;
+namespace sql = ct4::sql::claims_engine;  // src/claims/claims_engine.sql
 
 namespace {
 
 // Drivers per batch: bounds the SPI result of one trips query (about
 // 20 rows per driver) while keeping the number of queries small.
 constexpr size_t kDriverBatch = 20000;
-
-// The LATERAL ... OFFSET 0 subqueries below keep the planner from hashing
-// whole tables (identity_links, the ledger): each outer row is one index
-// probe, so the work grows with the rows in scope, not with table sizes.
-const char *kScopeLeads =
-    "SELECT l.lead_id, l.lead_date - DATE '2000-01-01', p.person_key, p.driver_id"
-    "  FROM (SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
-    "         WHERE s.lead_date >= DATE '2000-01-01' + $1"
-    "        UNION ALL"
-    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"
-    "         WHERE s.lead_date IS NULL) l"
-    "  LEFT JOIN LATERAL ("
-    "       SELECT ll.person_key,"
-    "              (SELECT dl.source_pk FROM canon.identity_links dl"
-    "                WHERE dl.source_table = 'drivers' AND dl.person_key = ll.person_key) AS "
-    "driver_id"
-    "         FROM canon.identity_links ll"
-    "        WHERE ll.source_table = 'module_ct_cabinet_leads'"
-    "          AND ll.source_pk = l.lead_id::pg_catalog.text OFFSET 0) p ON true";
-
-// The ledger rows of the drivers in scope, plus (re-verification) every
-// ledger row whose lead_date is in scope.
-const char *kLedger =
-    "SELECT c.claim_id, c.driver_id, c.milestone_value, c.lead_id, c.lead_date"
-    "  FROM pg_catalog.unnest($1::pg_catalog.text[]) AS d(driver_id)"
-    "  CROSS JOIN LATERAL (SELECT c.claim_id, c.driver_id, c.milestone_value, c.lead_id,"
-    "                             c.lead_date - DATE '2000-01-01' AS lead_date"
-    "                        FROM ops.cabinet_claims_14d c WHERE c.driver_id = d.driver_id OFFSET "
-    "0) c"
-    " UNION "
-    "SELECT c.claim_id, c.driver_id, c.milestone_value, c.lead_id,"
-    "       c.lead_date - DATE '2000-01-01'"
-    "  FROM ops.cabinet_claims_14d c"
-    " WHERE $2 AND c.lead_date >= DATE '2000-01-01' + $3";
-
-// The persons of drivers known only from the ledger (re-verification).
-const char *kDriverPersons =
-    "SELECT dl.source_pk, dl.person_key FROM canon.identity_links dl"
-    " WHERE dl.source_table = 'drivers' AND dl.source_pk = ANY ($1::pg_catalog.text[])";
 
 }  // namespace
 
@@ -80,18 +44,20 @@ Decisions decide_raw(pg::Spi &spi, const ScopeOptions &opt, const Context &ctx,
 
     // 1. Leads in scope: lead-level conditions now, drivers to decide later.
     std::vector<cc::GapRow> rows;
-    spi.exec(kScopeLeads, {pg::p_int4(out.cutoff)});
+    spi.exec(sql::scope_leads, {pg::p_int4(out.cutoff)});
+    const int lead = spi.column("lead_id"), date = spi.column("lead_date"),
+              person = spi.column("person_key"), driver_col = spi.column("driver_id");
     for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-        bool has_date = !spi.is_null(i, 1), has_person = !spi.is_null(i, 2);
-        auto driver = spi.get_text(i, 3);
+        bool has_date = !spi.is_null(i, date), has_person = !spi.is_null(i, person);
+        auto driver = spi.get_text(i, driver_col);
         int64_t ix = driver ? driver_of(*driver) : -1;
-        if (ix >= 0) out.driver_person[(size_t)ix] = spi.get_int8(i, 2);
+        if (ix >= 0) out.driver_person[(size_t)ix] = spi.get_int8(i, person);
         if (const char *why = cc::lead_condition(has_date, has_person, driver.has_value())) {
             cc::GapRow r{};
             r.decision = cc::Decision::Invalid;
             r.reason = why;
-            r.lead_id = spi.get_int8(i, 0);
-            if (has_date) r.lead_date = spi.get_int4(i, 1);
+            r.lead_id = spi.get_int8(i, lead);
+            if (has_date) r.lead_date = spi.get_int4(i, date);
             r.driver_ix = ix;
             rows.push_back(std::move(r));
         }
@@ -101,13 +67,18 @@ Decisions decide_raw(pg::Spi &spi, const ScopeOptions &opt, const Context &ctx,
     // 2. Ledger rows of those drivers (and, re-verifying, of the leads in scope).
     std::vector<std::optional<std::string>> scope_drivers(out.drivers.begin(), out.drivers.end());
     std::vector<std::vector<cc::LedgerClaim>> claims_of(out.drivers.size());
-    spi.exec(kLedger,
+    spi.exec(sql::ledger,
              {pg::p_text_array(scope_drivers), pg::p_bool(opt.reverify), pg::p_int4(out.cutoff)});
-    for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-        int64_t ix = driver_of(*spi.get_text(i, 1));
-        if ((size_t)ix >= claims_of.size()) claims_of.resize((size_t)ix + 1);
-        claims_of[(size_t)ix].push_back(
-            {spi.get_int8(i, 0), spi.get_int4(i, 2), spi.get_int8(i, 3), spi.get_int4(i, 4)});
+    {
+        const int claim = spi.column("claim_id"), driver = spi.column("driver_id"),
+                  milestone = spi.column("milestone_value"), lead = spi.column("lead_id"),
+                  date = spi.column("lead_date");
+        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
+            int64_t ix = driver_of(*spi.get_text(i, driver));
+            if ((size_t)ix >= claims_of.size()) claims_of.resize((size_t)ix + 1);
+            claims_of[(size_t)ix].push_back({spi.get_int8(i, claim), spi.get_int4(i, milestone),
+                                             spi.get_int8(i, lead), spi.get_int4(i, date)});
+        }
     }
     free_result();
     claims_of.resize(out.drivers.size());
@@ -115,9 +86,11 @@ Decisions decide_raw(pg::Spi &spi, const ScopeOptions &opt, const Context &ctx,
     for (size_t k = 0; k < out.drivers.size(); k++)
         if (out.driver_person[k] == 0) unknown.emplace_back(out.drivers[k]);
     if (!unknown.empty()) {
-        spi.exec(kDriverPersons, {pg::p_text_array(unknown)});
+        spi.exec(ct4::sql::claims_load::driver_persons, {pg::p_text_array(unknown)});
+        const int driver = spi.column("driver_id"), person = spi.column("person_key");
         for (uint64_t i = 0, n = spi.rows(); i < n; i++)
-            out.driver_person[(size_t)driver_ix[*spi.get_text(i, 0)]] = spi.get_int8(i, 1);
+            out.driver_person[(size_t)driver_ix[*spi.get_text(i, driver)]] =
+                spi.get_int8(i, person);
         free_result();
     }
 

@@ -1,5 +1,6 @@
 #include "claims/claims_load.hpp"
 
+#include "claims/claims_load.sql.hpp"
 #include "jobs/job_run.hpp"
 
 #include <algorithm>
@@ -15,41 +16,7 @@ extern "C" {
 
 namespace ct4::claims {
 
-namespace {
-
-// Every lead of each driver's person, in scope or not: eligibility depends
-// on the driver's earlier leads too. By person_key: an index scan per person.
-const char *kPersonLeads =
-    "SELECT d.k::pg_catalog.int4, x.lead_id, x.lead_date"
-    "  FROM pg_catalog.unnest($1::pg_catalog.int8[]) WITH ORDINALITY AS d(person_key, k)"
-    "  CROSS JOIN LATERAL ("
-    "       SELECT l.lead_id, l.lead_date - DATE '2000-01-01' AS lead_date"
-    "         FROM canon.identity_links ll"
-    "         JOIN raw.module_ct_cabinet_leads l"
-    "           ON l.lead_id = CASE WHEN ll.source_pk OPERATOR(pg_catalog.~) '^[0-9]{1,18}$'"
-    "                               THEN ll.source_pk::pg_catalog.int8 END"
-    "        WHERE ll.source_table = 'module_ct_cabinet_leads' AND ll.person_key = d.person_key"
-    "       OFFSET 0) x";
-
-// The trips of each driver between its first lead_date and the end of its
-// last lead's window, sorted per driver (the rules need them by date).
-const char *kTrips =
-    "SELECT d.k::pg_catalog.int4, s.trip_date - DATE '2000-01-01', s.count_orders_completed"
-    "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), "
-    "pg_catalog.unnest($2::pg_catalog.int4[]),"
-    "                  pg_catalog.unnest($3::pg_catalog.int4[]))"
-    "       WITH ORDINALITY AS d(driver_id, lo, hi, k)"
-    "  JOIN raw.summary_daily s ON s.driver_id = d.driver_id"
-    "   AND s.trip_date >= DATE '2000-01-01' + d.lo AND s.trip_date < DATE '2000-01-01' + d.hi";
-
-const char *kClaims =
-    "SELECT d.k::pg_catalog.int4, c.claim_id, c.milestone_value, c.lead_id,"
-    "       c.lead_date - DATE '2000-01-01'"
-    "  FROM pg_catalog.unnest($1::pg_catalog.text[]) WITH ORDINALITY AS d(driver_id, k)"
-    "  CROSS JOIN LATERAL (SELECT c.* FROM ops.cabinet_claims_14d c"
-    "                       WHERE c.driver_id = d.driver_id OFFSET 0) c";
-
-}  // namespace
+namespace sql = ct4::sql::claims_load;  // src/claims/claims_load.sql
 
 void free_result() {
     pg::guarded([] {
@@ -64,11 +31,12 @@ Context load_context(pg::Spi &spi, int32_t days_back) {
         throw pg::Error(ERRCODE_INVALID_PARAMETER_VALUE,
                         "setting \"window_days\" must be between 1 and 3660",
                         "value: " + std::to_string(c.window_days));
-    c.cutoff = (cc::Day)*spi.scalar_int8(
-        "SELECT (CURRENT_DATE - $1::pg_catalog.int4) - DATE '2000-01-01'", {pg::p_int4(days_back)});
-    spi.exec("SELECT milestone_value, trips_required FROM ct4.milestones ORDER BY milestone_value");
+    spi.exec(sql::window_cutoff, {pg::p_int4(days_back)});
+    c.cutoff = (cc::Day)spi.get_int4(0, spi.column("cutoff"));
+    spi.exec(sql::milestones);
+    const int value = spi.column("milestone_value"), trips = spi.column("trips_required");
     for (uint64_t i = 0; i < spi.rows(); i++) {
-        c.milestones.push_back({spi.get_int4(i, 0), spi.get_int4(i, 1)});
+        c.milestones.push_back({spi.get_int4(i, value), spi.get_int4(i, trips)});
         if (i) c.signature += ",";
         c.signature += std::to_string(c.milestones.back().value) + ":" +
                        std::to_string(c.milestones.back().trips_required);
@@ -104,8 +72,6 @@ std::optional<std::pair<cc::Day, cc::Day>> trip_range(const std::vector<cc::Driv
 namespace {
 // Rows per cursor fetch: ~13 MB of SPI tuples at a time.
 constexpr long kScanFetch = 200000;
-const char *kScanTrips =
-    "SELECT s.trip_date, s.count_orders_completed, s.driver_id FROM raw.summary_daily s";
 }  // namespace
 
 namespace {
@@ -186,9 +152,15 @@ void TripScan::read(pg::Spi &spi, const std::vector<std::string> &ids,
         }
     };
     {
-        pg::Cursor cur(spi, kScanTrips, {});
+        pg::Cursor cur(spi, sql::scan_trips, {});
+        int date_col = 0, count_col = 0, id_col = 0;  // 1-based, as SPI_getbinval takes them
         while (uint64_t got = cur.fetch(kScanFetch)) {
             TupleDesc desc = SPI_tuptable->tupdesc;
+            if (!date_col) {
+                date_col = spi.column("trip_date") + 1;
+                count_col = spi.column("count_orders_completed") + 1;
+                id_col = spi.column("driver_id") + 1;
+            }
             for (uint64_t r0 = 0; r0 < got; r0 += kBlock) {
                 size_t nb = (size_t)std::min<uint64_t>(kBlock, got - r0);
                 size_t m = 0;
@@ -197,9 +169,9 @@ void TripScan::read(pg::Spi &spi, const std::vector<std::string> &ids,
                     // text (detoasted, through the guard, only if not).
                     HeapTuple tup = SPI_tuptable->vals[r0 + j];
                     bool n1, n2, n3;
-                    Datum date = SPI_getbinval(tup, desc, 1, &n1);
-                    Datum count = SPI_getbinval(tup, desc, 2, &n2);
-                    Datum id = SPI_getbinval(tup, desc, 3, &n3);
+                    Datum date = SPI_getbinval(tup, desc, date_col, &n1);
+                    Datum count = SPI_getbinval(tup, desc, count_col, &n2);
+                    Datum id = SPI_getbinval(tup, desc, id_col, &n3);
                     if (n1 || n2 || n3) continue;  // NOT NULL columns
                     struct varlena *v = (struct varlena *)DatumGetPointer(id);
                     if (VARATT_IS_COMPRESSED(v) || VARATT_IS_EXTERNAL(v))
@@ -246,12 +218,14 @@ std::vector<cc::DriverInput> load_inputs(pg::Spi &spi, const std::vector<std::st
     if (known) {
         for (size_t k = 0; k < nb; k++) known->leads_of(persons[k], in[k].leads);
     } else {
-        spi.exec(kPersonLeads, {pg::p_int8_array(persons)}, true);
+        spi.exec(sql::person_leads, {pg::p_int8_array(persons)}, true);
+        const int k_col = spi.column("k"), id_col = spi.column("lead_id"),
+                  date_col = spi.column("lead_date");
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
             bool null_k, null_id, null_d;
-            size_t k = (size_t)fast_int(i, 0, &null_k, false) - 1;
-            int64_t lead_id = fast_int(i, 1, &null_id, true);
-            int64_t d = fast_int(i, 2, &null_d, false);
+            size_t k = (size_t)fast_int(i, k_col, &null_k, false) - 1;
+            int64_t lead_id = fast_int(i, id_col, &null_id, true);
+            int64_t d = fast_int(i, date_col, &null_d, false);
             in[k].leads.push_back(
                 {lead_id, null_d ? std::nullopt : std::optional<cc::Day>((cc::Day)d)});
         }
@@ -275,13 +249,15 @@ std::vector<cc::DriverInput> load_inputs(pg::Spi &spi, const std::vector<std::st
         trip_k.push_back(k);
     }
     if (!trip_ids.empty()) {
-        spi.exec(kTrips, {pg::p_text_array(trip_ids), pg::p_int4_array(from), pg::p_int4_array(to)},
-                 true);
+        spi.exec(sql::trips,
+                 {pg::p_text_array(trip_ids), pg::p_int4_array(from), pg::p_int4_array(to)}, true);
+        const int k_col = spi.column("k"), day_col = spi.column("trip_day"),
+                  count_col = spi.column("count_orders_completed");
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
             bool n1, n2, n3;
-            size_t j = (size_t)fast_int(i, 0, &n1, false) - 1;
-            cc::Day d = (cc::Day)fast_int(i, 1, &n2, false);
-            int32_t c = (int32_t)fast_int(i, 2, &n3, false);
+            size_t j = (size_t)fast_int(i, k_col, &n1, false) - 1;
+            cc::Day d = (cc::Day)fast_int(i, day_col, &n2, false);
+            int32_t c = (int32_t)fast_int(i, count_col, &n3, false);
             in[trip_k[j]].trips.push_back({d, c});
         }
         free_result();
@@ -296,12 +272,16 @@ void load_claims(pg::Spi &spi, const std::vector<std::string> &ids,
                  std::vector<cc::DriverInput> &inputs) {
     if (ids.empty()) return;
     std::vector<std::optional<std::string>> arr(ids.begin(), ids.end());
-    spi.exec(kClaims, {pg::p_text_array(arr)}, true);
+    spi.exec(sql::ledger_of_drivers, {pg::p_text_array(arr)}, true);
+    const int k_col = spi.column("k"), claim = spi.column("claim_id"),
+              milestone = spi.column("milestone_value"), lead = spi.column("lead_id"),
+              date = spi.column("lead_date");
     for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
         bool a, b, c, d, e;
-        size_t k = (size_t)fast_int(i, 0, &a, false) - 1;
-        inputs[k].claims.push_back({fast_int(i, 1, &b, true), (int32_t)fast_int(i, 2, &c, false),
-                                    fast_int(i, 3, &d, true), (cc::Day)fast_int(i, 4, &e, false)});
+        size_t k = (size_t)fast_int(i, k_col, &a, false) - 1;
+        inputs[k].claims.push_back(
+            {fast_int(i, claim, &b, true), (int32_t)fast_int(i, milestone, &c, false),
+             fast_int(i, lead, &d, true), (cc::Day)fast_int(i, date, &e, false)});
     }
     free_result();
 }
