@@ -9,6 +9,8 @@
 
 #include "pg/snapshot.hpp"
 
+#include "claims/claims_cache.sql.hpp"
+#include "claims/claims_load.sql.hpp"
 #include "core/claims_cache_codec.hpp"
 
 extern "C" {
@@ -25,6 +27,8 @@ extern "C" {
 
 namespace ct4::claims {
 
+namespace sql = ct4::sql::claims_cache;  // src/claims/claims_cache.sql
+
 namespace {
 
 constexpr size_t kDriverBatch = 20000;
@@ -38,89 +42,6 @@ constexpr cc::Day kNoCoverage = 2000000;
 // run with a larger days_back had it covered already): a rare full re-scan
 // decides its older leads from the raw tables and does not store them.
 constexpr int32_t kHorizon = 90;
-
-const char *kMeta =
-    "SELECT window_days, milestones, covered_from - DATE '2000-01-01' FROM ops.claims_cache_meta";
-
-// Leads whose lead-level condition must be (re)computed: the part of the
-// scope the cache does not cover yet, and the dirty leads. Small sets are
-// index probes per lead; a large range (a first run) is hashed.
-// Both plans read the same set of leads: the uncovered date range ($1, $2),
-// NULL dates when asked ($3) and the dirty leads ($4). UNION ALL: a dirty
-// lead inside the range comes twice and the reader keeps its first row
-// (deduplicating 1 000 000 leads in SQL cost ~1 s of a first run).
-#define CT4_FRESH_LEADS_SCOPE                                                                     \
-    "  FROM (SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"                    \
-    "         WHERE s.lead_date >= DATE '2000-01-01' + $1 AND s.lead_date < DATE '2000-01-01' + " \
-    "$2"                                                                                          \
-    "        UNION ALL"                                                                           \
-    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"                    \
-    "         WHERE $3 AND s.lead_date IS NULL"                                                   \
-    "        UNION ALL"                                                                           \
-    "        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s"                    \
-    "         WHERE s.lead_id = ANY ($4::pg_catalog.int8[])) l"
-
-const char *kFreshLeadsProbe =
-    "SELECT l.lead_id, l.lead_date - DATE '2000-01-01', p.person_key, "
-    "p.driver_id" CT4_FRESH_LEADS_SCOPE
-    "  LEFT JOIN LATERAL ("
-    "       SELECT ll.person_key,"
-    "              (SELECT dl.source_pk FROM canon.identity_links dl"
-    "                WHERE dl.source_table = 'drivers' AND dl.person_key = ll.person_key)"
-    "                AS driver_id"
-    "         FROM canon.identity_links ll"
-    "        WHERE ll.source_table = 'module_ct_cabinet_leads'"
-    "          AND ll.source_pk = l.lead_id::pg_catalog.text OFFSET 0) p ON true";
-const char *kFreshLeadsHash =
-    "SELECT l.lead_id, l.lead_date - DATE '2000-01-01', ll.person_key, "
-    "dl.source_pk" CT4_FRESH_LEADS_SCOPE
-    "  LEFT JOIN canon.identity_links ll ON ll.source_table = 'module_ct_cabinet_leads'"
-    "       AND ll.source_pk = l.lead_id::pg_catalog.text"
-    "  LEFT JOIN canon.identity_links dl ON dl.source_table = 'drivers'"
-    "       AND dl.person_key = ll.person_key";
-
-const char *kCachedInvalid =
-    "SELECT lead_id, lead_date - DATE '2000-01-01', person_key, driver_id, reported"
-    "  FROM ops.claims_invalid_leads"
-    " WHERE lead_date >= DATE '2000-01-01' + $1 OR lead_date IS NULL";
-
-const char *kCachedDrivers =
-    "SELECT driver_id, person_key, facts, claims, reported FROM ops.claims_driver_state"
-    " WHERE last_lead_date >= DATE '2000-01-01' + $1";
-
-const char *kDriverPersons =
-    "SELECT dl.source_pk, dl.person_key FROM canon.identity_links dl"
-    " WHERE dl.source_table = 'drivers' AND dl.source_pk = ANY ($1::pg_catalog.text[])";
-
-// The driver's ledger rows as ops.claims_driver_state.claims, read after the
-// filing (the ledger is locked by the run): the same shape as the ledger
-// trigger writes.
-#define CLAIMS_OF_U                                                                      \
-    " ARRAY(SELECT x FROM ops.cabinet_claims_14d c,"                                     \
-    "   LATERAL pg_catalog.unnest(ARRAY[c.claim_id, c.milestone_value::pg_catalog.int8," \
-    "     c.lead_id, (c.lead_date - DATE '2000-01-01')::pg_catalog.int8])"               \
-    "     WITH ORDINALITY AS x(x, o)"                                                    \
-    "  WHERE c.driver_id = u.driver_id ORDER BY c.claim_id, x.o)"
-
-// The states to store, unnested in a select list: rows stream into the
-// INSERT instead of being copied into a tuplestore first.
-#define STATES_U                                                             \
-    "  FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS driver_id,"  \
-    "               pg_catalog.unnest($2::pg_catalog.int8[]) AS person_key," \
-    "               pg_catalog.unnest($3::pg_catalog.int4[]) AS last,"       \
-    "               pg_catalog.unnest($4::pg_catalog.bytea[]) AS facts) u"
-
-// After a reset the table is empty: a plain INSERT (no speculative insertion).
-const char *kInsertDrivers =
-    "INSERT INTO ops.claims_driver_state (driver_id, person_key, last_lead_date, facts, claims)"
-    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts," CLAIMS_OF_U STATES_U;
-const char *kUpsertDrivers =
-    "INSERT INTO ops.claims_driver_state AS s (driver_id, person_key, last_lead_date, facts, "
-    "claims)"
-    "SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last, u.facts," CLAIMS_OF_U STATES_U
-    "    ON CONFLICT (driver_id) DO UPDATE SET person_key = EXCLUDED.person_key,"
-    "       last_lead_date = EXCLUDED.last_lead_date, facts = EXCLUDED.facts,"
-    "       claims = EXCLUDED.claims, reported = '{}'";
 
 struct Driver {
     std::string id;
@@ -195,12 +116,12 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     const bool write = opt.write_cache;
     // The ledger is part of the cached facts: no other writer between our
     // read of it and our commit (the job is its only writer anyway).
-    if (write) spi.exec("LOCK TABLE ops.cabinet_claims_14d IN SHARE ROW EXCLUSIVE MODE");
+    if (write) spi.exec(sql::lock_ledger);
 
-    spi.exec(kMeta);
-    bool valid = spi.rows() == 1 && spi.get_int4(0, 0) == ctx.window_days &&
-                 spi.get_text(0, 1).value_or("") == ctx.signature;
-    cc::Day covered = valid ? (cc::Day)spi.get_int4(0, 2) : kNoCoverage;
+    spi.exec(sql::cache_meta);
+    bool valid = spi.rows() == 1 && spi.get_int4(0, spi.column("window_days")) == ctx.window_days &&
+                 spi.get_text(0, spi.column("milestones")).value_or("") == ctx.signature;
+    cc::Day covered = valid ? (cc::Day)spi.get_int4(0, spi.column("covered_from")) : kNoCoverage;
     free_result();
     const cc::Day today = ctx.cutoff + opt.days_back;
     const cc::Day new_cover = std::min(covered, std::max(ctx.cutoff, today - kHorizon));
@@ -210,8 +131,8 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         // Writers whose triggers saw no cache skipped their marks
         // (ct4._claims_cache_active): wait for them to commit, then read with
         // a snapshot that sees them; later writers wait for our commit.
-        spi.exec("SELECT ct4._claims_cache_lock_for_rebuild()");
-        spi.exec("SELECT ct4._claims_cache_reset()");
+        spi.exec(sql::lock_for_rebuild);
+        spi.exec(sql::reset_cache);
         after_writers.emplace();
     }
 
@@ -245,14 +166,16 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     std::unordered_map<std::string, int64_t> dirty_drivers;
     std::vector<int64_t> dirty_lead_ids, dirty_lead_marks;
     if (valid) {
-        spi.exec("SELECT driver_id, mark FROM ops.claims_dirty_drivers");
+        spi.exec(sql::dirty_drivers);
+        const int driver = spi.column("driver_id"), driver_mark = spi.column("mark");
         for (uint64_t i = 0, n = spi.rows(); i < n; i++)
-            dirty_drivers.emplace(*spi.get_text(i, 0), spi.get_int8(i, 1));
+            dirty_drivers.emplace(*spi.get_text(i, driver), spi.get_int8(i, driver_mark));
         free_result();
-        spi.exec("SELECT lead_id, mark FROM ops.claims_dirty_leads");
+        spi.exec(sql::dirty_leads);
+        const int lead = spi.column("lead_id"), lead_mark = spi.column("mark");
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-            dirty_lead_ids.push_back(spi.get_int8(i, 0));
-            dirty_lead_marks.push_back(spi.get_int8(i, 1));
+            dirty_lead_ids.push_back(spi.get_int8(i, lead));
+            dirty_lead_marks.push_back(spi.get_int8(i, lead_mark));
         }
         free_result();
     }
@@ -262,8 +185,8 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     std::unordered_set<int64_t> fresh_leads;
     std::unordered_map<std::string, int64_t> fresh_drivers;  // driver -> person
     using InvalidLead = CacheUpdate::InvalidLead;
-    auto upd = std::make_shared<CacheUpdate>();
-    std::vector<InvalidLead> &invalid_store = upd->invalid;
+    auto update = std::make_shared<CacheUpdate>();
+    std::vector<InvalidLead> &invalid_store = update->invalid;
     auto add_lead_row = [&](const InvalidLead &l) {
         bool in_scope = !l.date || *l.date >= ctx.cutoff;
         const char *why =
@@ -284,23 +207,19 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     PersonLeads all_leads;
     bool all_leads_known = false;
     if (!valid) {
-        auto oldest = spi.scalar_int8(
-            "SELECT pg_catalog.min(lead_date) - DATE '2000-01-01' FROM "
-            "raw.module_ct_cabinet_leads");
-        all_leads_known = !oldest || *oldest >= ctx.cutoff;
+        spi.exec(sql::oldest_lead_day);
+        const int oldest = spi.column("oldest");
+        all_leads_known = spi.is_null(0, oldest) || spi.get_int4(0, oldest) >= ctx.cutoff;
     }
     {
         cc::Day hi = std::min(covered, kNoCoverage);
         int64_t uncovered = 0;
-        if (ctx.cutoff < hi)
-            uncovered = spi.scalar_int8(
-                               "SELECT pg_catalog.count(*) FROM raw.module_ct_cabinet_leads"
-                               " WHERE lead_date >= DATE '2000-01-01' + $1"
-                               "   AND lead_date < DATE '2000-01-01' + $2",
-                               {pg::p_int4(ctx.cutoff), pg::p_int4(std::max(hi, ctx.cutoff))})
-                            .value_or(0);
-        const char *sql = uncovered > 200000 ? kFreshLeadsHash : kFreshLeadsProbe;
-        spi.exec(sql,
+        if (ctx.cutoff < hi) {
+            spi.exec(sql::uncovered_leads,
+                     {pg::p_int4(ctx.cutoff), pg::p_int4(std::max(hi, ctx.cutoff))});
+            uncovered = spi.get_int8(0, spi.column("uncovered"));
+        }
+        spi.exec(uncovered > 200000 ? sql::fresh_leads_hash : sql::fresh_leads_probe,
                  {pg::p_int4(ctx.cutoff), pg::p_int4(std::max(hi, ctx.cutoff)), pg::p_bool(!valid),
                   pg::p_int8_array(dirty_lead_ids)},
                  true);
@@ -309,13 +228,15 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         fresh_drivers.reserve(fresh);
         driver_ix.reserve(fresh);
         pg::RowReader rr(spi);  // one deform per row, text without output functions
+        const int lead = rr.column("lead_id"), date = rr.column("lead_date"),
+                  person = rr.column("person_key"), driver = rr.column("driver_id");
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
             rr.load(i);
-            InvalidLead l{rr.int8(0), std::nullopt, std::nullopt, std::nullopt};
+            InvalidLead l{rr.int8(lead), std::nullopt, std::nullopt, std::nullopt};
             if (!fresh_leads.insert(l.lead_id).second) continue;
-            if (!rr.is_null(1)) l.date = rr.int4(1);
-            if (!rr.is_null(2)) l.person = rr.int8(2);
-            l.driver = rr.text(3);
+            if (!rr.is_null(date)) l.date = rr.int4(date);
+            if (!rr.is_null(person)) l.person = rr.int8(person);
+            l.driver = rr.text(driver);
             if (all_leads_known && l.person)
                 all_leads.rows.push_back({*l.person, {l.lead_id, l.date}});
             if (l.driver && l.date) fresh_drivers.emplace(*l.driver, l.person.value_or(0));
@@ -327,14 +248,17 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     }
     all_leads.sort();
     if (valid) {
-        spi.exec(kCachedInvalid, {pg::p_int4(ctx.cutoff)}, true);
+        spi.exec(sql::cached_invalid_leads, {pg::p_int4(ctx.cutoff)}, true);
+        const int lead = spi.column("lead_id"), date = spi.column("lead_date"),
+                  person = spi.column("person_key"), driver = spi.column("driver_id"),
+                  reported = spi.column("reported");
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-            InvalidLead l{spi.get_int8(i, 0), std::nullopt, std::nullopt, std::nullopt};
+            InvalidLead l{spi.get_int8(i, lead), std::nullopt, std::nullopt, std::nullopt};
             if (fresh_leads.count(l.lead_id)) continue;
-            if (!spi.is_null(i, 1)) l.date = spi.get_int4(i, 1);
-            if (!spi.is_null(i, 2)) l.person = spi.get_int8(i, 2);
-            l.driver = spi.get_text(i, 3);
-            l.reported = spi.get_bool(i, 4);
+            if (!spi.is_null(i, date)) l.date = spi.get_int4(i, date);
+            if (!spi.is_null(i, person)) l.person = spi.get_int8(i, person);
+            l.driver = spi.get_text(i, driver);
+            l.reported = spi.get_bool(i, reported);
             add_lead_row(l);
         }
         free_result();
@@ -344,7 +268,10 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     std::unordered_set<std::string> have_state;
     std::unordered_set<int64_t> from_cache;  // driver_ix decided from the cache
     if (valid) {
-        spi.exec(kCachedDrivers, {pg::p_int4(ctx.cutoff)}, true);
+        spi.exec(sql::cached_drivers, {pg::p_int4(ctx.cutoff)}, true);
+        const int driver = spi.column("driver_id"), person = spi.column("person_key"),
+                  facts_col = spi.column("facts") + 1, claims_col = spi.column("claims") + 1,
+                  reported_col = spi.column("reported") + 1;  // 1-based for SPI_getbinval
         // Sized once: rehashing ~30 000 string keys showed in the no-op profile.
         const size_t cached = (size_t)spi.rows();
         have_state.reserve(cached);
@@ -353,12 +280,13 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         out.driver_person.reserve(out.driver_person.size() + cached);
         rows.reserve(rows.size() + 2 * cached);
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-            std::string id = *spi.get_text(i, 0);
+            std::string id = *spi.get_text(i, driver);
             have_state.insert(id);
             if (dirty_drivers.count(id)) continue;
             bool isnull;
-            Datum facts = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
-            Driver d{id, spi.get_int8(i, 1), {}};
+            Datum facts =
+                SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, facts_col, &isnull);
+            Driver d{id, spi.get_int8(i, person), {}};
             const char *bytes = nullptr;
             size_t len = 0;
             pg::guarded([&] {
@@ -370,12 +298,14 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
                 dirty_drivers.emplace(id, -1);  // recompute; no mark to delete
                 continue;
             }
-            Datum claims = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4, &isnull);
+            Datum claims =
+                SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, claims_col, &isnull);
             if (!isnull) d.in.claims = claims_of_array(claims);
             const size_t first_row = rows.size();
             decide(d.id, d.person, d.in);
             from_cache.insert(driver_ix[d.id]);
-            Datum rep = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 5, &isnull);
+            Datum rep =
+                SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, reported_col, &isnull);
             if (!isnull) {
                 auto pairs = reported_of_array(rep);
                 for (size_t k = first_row; k < rows.size(); k++) {
@@ -412,10 +342,11 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     known = {};
     const size_t looked_up = ids.size();  // the dirty drivers' rows follow
     if (!todo.empty()) {
-        spi.exec(kDriverPersons, {pg::p_text_array(todo)}, true);
+        spi.exec(ct4::sql::claims_load::driver_persons, {pg::p_text_array(todo)}, true);
+        const int driver = spi.column("driver_id"), person = spi.column("person_key");
         for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-            ids.push_back(*spi.get_text(i, 0));
-            persons.push_back(spi.get_int8(i, 1));
+            ids.push_back(*spi.get_text(i, driver));
+            persons.push_back(spi.get_int8(i, person));
         }
         free_result();
     }
@@ -425,8 +356,11 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         if (!linked.count(*t)) drop.push_back(t);
     // Under the run's lock (write) an empty ledger stays empty until the
     // filing: no ledger probes per batch (45 queries in a first full run).
-    const bool ledger_empty =
-        write && !spi.scalar_int8("SELECT 1::pg_catalog.int8 FROM ops.cabinet_claims_14d LIMIT 1");
+    bool ledger_empty = false;
+    if (write) {
+        spi.exec(sql::any_claim);
+        ledger_empty = !spi.get_bool(0, spi.column("any_claim"));
+    }
     // A rebuild over every lead reads the trips with one sequential scan
     // instead of a primary-key probe per driver when the drivers are many
     // for the table: on the bench a probe cost as much as scanning ~50 rows
@@ -435,11 +369,8 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     TripScan scan;
     bool scanned = false;
     if (all_leads_known && !ids.empty()) {
-        int64_t rows = spi.scalar_int8(
-                              "SELECT GREATEST(c.reltuples, 0)::pg_catalog.int8"
-                              "  FROM pg_catalog.pg_class c"
-                              " WHERE c.oid = 'raw.summary_daily'::pg_catalog.regclass")
-                           .value_or(0);
+        spi.exec(sql::trips_estimate);
+        int64_t rows = spi.get_int8(0, spi.column("estimated_rows"));
         scanned = (double)ids.size() * kScanRowsPerProbe >= (double)rows;
     }
     if (scanned) {
@@ -457,25 +388,26 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     std::unordered_set<std::string> stored_state;  // recomputed drivers whose state is written
     for (size_t lo = 0; lo < ids.size(); lo += kDriverBatch) {
         size_t hi = std::min(ids.size(), lo + kDriverBatch);
-        std::vector<std::string> bid(ids.begin() + (long)lo, ids.begin() + (long)hi);
-        std::vector<int64_t> bperson(persons.begin() + (long)lo, persons.begin() + (long)hi);
+        std::vector<std::string> batch_ids(ids.begin() + (long)lo, ids.begin() + (long)hi);
+        std::vector<int64_t> batch_persons(persons.begin() + (long)lo, persons.begin() + (long)hi);
         auto inputs =
-            load_inputs(spi, bid, bperson, ctx.window_days, all_leads_known ? &all_leads : nullptr,
-                        scanned ? &scan : nullptr, lo);
-        if (!ledger_empty) load_claims(spi, bid, inputs);
-        for (size_t k = 0; k < bid.size(); k++) {
+            load_inputs(spi, batch_ids, batch_persons, ctx.window_days,
+                        all_leads_known ? &all_leads : nullptr, scanned ? &scan : nullptr, lo);
+        if (!ledger_empty) load_claims(spi, batch_ids, inputs);
+        for (size_t k = 0; k < batch_ids.size(); k++) {
             auto last = last_lead_date(inputs[k]);
             if (!last) {
-                drop.emplace_back(bid[k]);
+                drop.emplace_back(batch_ids[k]);
                 continue;
             }
             if (write && *last >= new_cover) {
-                stored_state.insert(bid[k]);
-                upd->states.push_back({bid[k], bperson[k], *last, cc::encode_facts(inputs[k])});
+                stored_state.insert(batch_ids[k]);
+                update->states.push_back(
+                    {batch_ids[k], batch_persons[k], *last, cc::encode_facts(inputs[k])});
             }
-            if (*last >= ctx.cutoff) decide(bid[k], bperson[k], inputs[k]);
+            if (*last >= ctx.cutoff) decide(batch_ids[k], batch_persons[k], inputs[k]);
         }
-        out.drivers_recomputed += (int64_t)bid.size();
+        out.drivers_recomputed += (int64_t)batch_ids.size();
         if (progress) progress((int64_t)hi, total, (int64_t)rows.size());
         pg::check_interrupts();
     }
@@ -493,7 +425,7 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             if (r.decision != cc::Decision::Invalid || r.reported) continue;
             if (!r.milestone_value) {  // lead level
                 if (!fresh_leads.count(r.lead_id))
-                    upd->reported_leads.push_back(r.lead_id);
+                    update->reported_leads.push_back(r.lead_id);
                 else if (auto it = fresh_invalid.find(r.lead_id); it != fresh_invalid.end())
                     invalid_store[it->second].reported = true;
                 continue;
@@ -502,26 +434,26 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             // A recomputed driver that is stored: its state is rewritten with
             // reported = '{}' first. A recomputed one not stored: nothing.
             if (!from_cache.count(r.driver_ix) && !stored_state.count(id)) continue;
-            upd->reported_drivers.emplace_back(id);
-            upd->reported_lead_ids.push_back(r.lead_id);
-            upd->reported_milestones.push_back(*r.milestone_value);
+            update->reported_drivers.emplace_back(id);
+            update->reported_lead_ids.push_back(r.lead_id);
+            update->reported_milestones.push_back(*r.milestone_value);
         }
-        upd->drop = std::move(drop);
-        upd->touched_leads.assign(fresh_leads.begin(), fresh_leads.end());
-        upd->touched_leads.insert(upd->touched_leads.end(), dirty_lead_ids.begin(),
-                                  dirty_lead_ids.end());
+        update->drop = std::move(drop);
+        update->touched_leads.assign(fresh_leads.begin(), fresh_leads.end());
+        update->touched_leads.insert(update->touched_leads.end(), dirty_lead_ids.begin(),
+                                     dirty_lead_ids.end());
         for (const auto &[id, mark] : dirty_drivers)
             if (mark >= 0) {
-                upd->mark_drivers.emplace_back(id);
-                upd->mark_driver_marks.push_back(mark);
+                update->mark_drivers.emplace_back(id);
+                update->mark_driver_marks.push_back(mark);
             }
-        upd->mark_leads = std::move(dirty_lead_ids);
-        upd->mark_lead_marks = std::move(dirty_lead_marks);
-        upd->rebuilt = !valid;
-        upd->window_days = ctx.window_days;
-        upd->signature = ctx.signature;
-        upd->covered_from = new_cover;
-        out.cache_update = std::move(upd);
+        update->mark_leads = std::move(dirty_lead_ids);
+        update->mark_lead_marks = std::move(dirty_lead_marks);
+        update->rebuilt = !valid;
+        update->window_days = ctx.window_days;
+        update->signature = ctx.signature;
+        update->covered_from = new_cover;
+        out.cache_update = std::move(update);
     }
 
     out.rows = std::move(rows);
@@ -545,18 +477,14 @@ void store_cache(pg::Spi &spi, const Decisions &d) {
             lasts.push_back(st.last_lead_date);
             facts.push_back(st.facts);
         }
-        spi.exec(u.rebuilt ? kInsertDrivers : kUpsertDrivers,
+        spi.exec(u.rebuilt ? sql::insert_driver_states : sql::upsert_driver_states,
                  {pg::p_text_array(ids), pg::p_int8_array(persons), pg::p_int4_array(lasts),
                   p_bytea_array(facts)});
         pg::check_interrupts();
     }
-    if (!u.drop.empty())
-        spi.exec(
-            "DELETE FROM ops.claims_driver_state WHERE driver_id = ANY ($1::pg_catalog.text[])",
-            {pg::p_text_array(u.drop)});
+    if (!u.drop.empty()) spi.exec(sql::delete_driver_states, {pg::p_text_array(u.drop)});
     if (!u.touched_leads.empty())
-        spi.exec("DELETE FROM ops.claims_invalid_leads WHERE lead_id = ANY ($1::pg_catalog.int8[])",
-                 {pg::p_int8_array(u.touched_leads)});
+        spi.exec(sql::delete_invalid_leads, {pg::p_int8_array(u.touched_leads)});
     for (size_t w = 0; w < u.invalid.size(); w += kWriteBatch) {
         size_t e = std::min(u.invalid.size(), w + kWriteBatch);
         std::vector<int64_t> id;
@@ -572,68 +500,32 @@ void store_cache(pg::Spi &spi, const Decisions &d) {
                                       : std::nullopt);
             driver.push_back(l.driver);
         }
-        spi.exec(
-            "INSERT INTO ops.claims_invalid_leads (lead_id, lead_date, person_key, driver_id,"
-            "       reported)"
-            "SELECT u.id, CASE WHEN u.d <> -2147483648 THEN DATE '2000-01-01' + u.d END,"
-            "       u.p::pg_catalog.int8, u.drv, u.r"
-            "  FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
-            "                  pg_catalog.unnest($2::pg_catalog.int4[]),"
-            "                  pg_catalog.unnest($3::pg_catalog.text[]),"
-            "                  pg_catalog.unnest($4::pg_catalog.text[]),"
-            "                  pg_catalog.unnest($5::pg_catalog.bool[])) AS u(id, d, p, drv, r)",
-            {pg::p_int8_array(id), pg::p_int4_array(date), pg::p_text_array(person),
-             pg::p_text_array(driver), pg::p_bool_array(reported)});
+        spi.exec(sql::insert_invalid_leads,
+                 {pg::p_int8_array(id), pg::p_int4_array(date), pg::p_text_array(person),
+                  pg::p_text_array(driver), pg::p_bool_array(reported)});
     }
     if (!u.reported_leads.empty())
-        spi.exec(
-            "UPDATE ops.claims_invalid_leads SET reported = true"
-            " WHERE lead_id = ANY ($1::pg_catalog.int8[])",
-            {pg::p_int8_array(u.reported_leads)});
+        spi.exec(sql::report_invalid_leads, {pg::p_int8_array(u.reported_leads)});
     if (!u.reported_drivers.empty())
-        spi.exec(
-            "UPDATE ops.claims_driver_state s SET reported = s.reported OPERATOR(pg_catalog.||) x.r"
-            "  FROM (SELECT u.id, pg_catalog.array_agg(v.v ORDER BY u.o, v.k) AS r"
-            "          FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-            "                          pg_catalog.unnest($2::pg_catalog.int8[]),"
-            "                          pg_catalog.unnest($3::pg_catalog.int8[]))"
-            "               WITH ORDINALITY AS u(id, l, m, o),"
-            "               LATERAL (VALUES (1, u.l), (2, u.m)) AS v(k, v)"
-            "         GROUP BY u.id) x"
-            " WHERE s.driver_id = x.id",
-            {pg::p_text_array(u.reported_drivers), pg::p_int8_array(u.reported_lead_ids),
-             pg::p_int8_array(u.reported_milestones)});
+        spi.exec(sql::report_driver_gaps,
+                 {pg::p_text_array(u.reported_drivers), pg::p_int8_array(u.reported_lead_ids),
+                  pg::p_int8_array(u.reported_milestones)});
     if (!u.mark_drivers.empty())
-        spi.exec(
-            "DELETE FROM ops.claims_dirty_drivers d"
-            " USING ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-            "                  pg_catalog.unnest($2::pg_catalog.int8[])) AS x(id, mark)"
-            " WHERE d.driver_id = x.id AND d.mark = x.mark",
-            {pg::p_text_array(u.mark_drivers), pg::p_int8_array(u.mark_driver_marks)});
+        spi.exec(sql::clear_dirty_drivers,
+                 {pg::p_text_array(u.mark_drivers), pg::p_int8_array(u.mark_driver_marks)});
     if (!u.mark_leads.empty())
-        spi.exec(
-            "DELETE FROM ops.claims_dirty_leads d"
-            " USING ROWS FROM (pg_catalog.unnest($1::pg_catalog.int8[]),"
-            "                  pg_catalog.unnest($2::pg_catalog.int8[])) AS x(id, mark)"
-            " WHERE d.lead_id = x.id AND d.mark = x.mark",
-            {pg::p_int8_array(u.mark_leads), pg::p_int8_array(u.mark_lead_marks)});
+        spi.exec(sql::clear_dirty_leads,
+                 {pg::p_int8_array(u.mark_leads), pg::p_int8_array(u.mark_lead_marks)});
     // An incremental run only updates the meta row: if an invalidation
     // deleted it meanwhile, writers may have skipped their marks since, so it
     // stays deleted and the next run rebuilds.
     if (!u.rebuilt) {
-        spi.exec(
-            "UPDATE ops.claims_cache_meta SET window_days = $1, milestones = $2,"
-            "       covered_from = LEAST(covered_from, DATE '2000-01-01' + $3)",
-            {pg::p_int4(u.window_days), pg::p_text(u.signature), pg::p_int4(u.covered_from)});
+        spi.exec(sql::update_meta,
+                 {pg::p_int4(u.window_days), pg::p_text(u.signature), pg::p_int4(u.covered_from)});
         return;
     }
-    spi.exec(
-        "INSERT INTO ops.claims_cache_meta AS m (id, window_days, milestones, covered_from)"
-        "VALUES (true, $1, $2, DATE '2000-01-01' + $3)"
-        "    ON CONFLICT (id) DO UPDATE SET window_days = EXCLUDED.window_days,"
-        "       milestones = EXCLUDED.milestones,"
-        "       covered_from = LEAST(m.covered_from, EXCLUDED.covered_from)",
-        {pg::p_int4(u.window_days), pg::p_text(u.signature), pg::p_int4(u.covered_from)});
+    spi.exec(sql::upsert_meta,
+             {pg::p_int4(u.window_days), pg::p_text(u.signature), pg::p_int4(u.covered_from)});
 }
 
 }  // namespace ct4::claims

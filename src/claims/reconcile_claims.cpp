@@ -3,6 +3,7 @@
 // registered materialized views and records its run.
 #include "claims/claims_engine.hpp"
 #include "core/jsonb_writer.hpp"
+#include "claims/claims_cache.sql.hpp"
 #include "claims/reconcile_claims.sql.hpp"
 #include "jobs/job.hpp"
 #include "pg/datum.hpp"
@@ -147,7 +148,8 @@ Datum reconcile_claims_14d(FunctionCallInfo fcinfo) {
     bool dry_run = job.dry_run_arg(3);
     return job.run([&](ct4::jobs::Job &job) {
         Spi &spi = job.spi();
-        if (!dry_run) spi.exec(sql::lock_ledger);
+        // Decisions and filing see one ledger: other writers wait for the commit.
+        if (!dry_run) spi.exec(ct4::sql::claims_cache::lock_ledger);
         // Progress: while deciding, the drivers done and the rows decided so
         // far; then the run's counters, with claims_created as it grows.
         auto d =

@@ -1,9 +1,5 @@
 -- The SQL of ct4.reconcile_claims_14d (src/claims/reconcile_claims.cpp).
 
--- name: lock_ledger
--- Decisions and filing see one ledger: other writers wait for the commit.
-LOCK TABLE ops.cabinet_claims_14d IN SHARE ROW EXCLUSIVE MODE;
-
 -- name: insert_claims
 -- A batch of CREATE rows as parallel arrays; dates travel as days since
 -- 2000-01-01 (DateADT), the evidence as binary jsonb.
