@@ -4,6 +4,8 @@ extern "C" {
 #include "catalog/pg_type_d.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/timestamp.h"
 }
 
 namespace ct4::pg {
@@ -28,6 +30,27 @@ std::string arg_text(FunctionCallInfo fcinfo, int i, const char *name) {
     require_not_null(fcinfo, i, name);
     char *s = guarded([&] { return text_to_cstring(PG_GETARG_TEXT_PP(i)); });
     return std::string(s);
+}
+
+namespace {
+[[noreturn]] void not_finite(const char *name) {
+    throw Error(ERRCODE_INVALID_PARAMETER_VALUE, std::string(name) + " must be finite", {},
+                std::string("Pass a time or day for ") + name + ", not infinity.");
+}
+}  // namespace
+
+int64_t arg_timestamptz(FunctionCallInfo fcinfo, int i, const char *name) {
+    require_not_null(fcinfo, i, name);
+    TimestampTz t = PG_GETARG_TIMESTAMPTZ(i);
+    if (TIMESTAMP_NOT_FINITE(t)) not_finite(name);
+    return t;
+}
+
+int32_t arg_date(FunctionCallInfo fcinfo, int i, const char *name) {
+    require_not_null(fcinfo, i, name);
+    DateADT d = PG_GETARG_DATEADT(i);
+    if (DATE_NOT_FINITE(d)) not_finite(name);
+    return d;
 }
 
 std::vector<std::string> arg_text_array(FunctionCallInfo fcinfo, int i, const char *name) {

@@ -15,6 +15,9 @@ void require_not_null(FunctionCallInfo fcinfo, int i, const char *name);
 int32_t arg_int4(FunctionCallInfo fcinfo, int i, const char *name);
 bool arg_bool(FunctionCallInfo fcinfo, int i, const char *name);
 std::string arg_text(FunctionCallInfo fcinfo, int i, const char *name);
+// timestamptz / date argument; NULL and infinite values are rejected.
+int64_t arg_timestamptz(FunctionCallInfo fcinfo, int i, const char *name);
+int32_t arg_date(FunctionCallInfo fcinfo, int i, const char *name);
 // text[] argument; NULL array or NULL element is rejected.
 std::vector<std::string> arg_text_array(FunctionCallInfo fcinfo, int i, const char *name);
 

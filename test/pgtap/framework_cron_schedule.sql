@@ -5,11 +5,17 @@ SELECT plan(23);
 SELECT ct4.unschedule();
 
 SELECT results_eq($$SELECT jobname, utc_schedule FROM ct4.schedule('production', 'America/Lima')$$,
-    $$VALUES ('ct4:check_limbo_alerts', '35 7 * * *'), ('ct4:maintenance', '*/5 * * * *'),
+    $$VALUES ('ct4:check_limbo_alerts', '35 7 * * *'), ('ct4:crm_cleanup', '0 * * * *'),
+             ('ct4:crm_daily_report', '0 13 * * *'), ('ct4:crm_notification_checks', '*/5 * * * *'),
+             ('ct4:crm_seller_metrics', '*/15 * * * *'), ('ct4:maintenance', '*/5 * * * *'),
              ('ct4:reconcile_claims_14d', '30 7 * * *'), ('ct4:reconcile_leads_pipeline', '*/15 * * * *')$$,
     'schedule returns what it registered, converted from Lima to GMT');
 SELECT results_eq($$SELECT jobname::text COLLATE "default", schedule::text, command::text, active FROM cron.job WHERE jobname LIKE 'ct4:%' ORDER BY jobname$$,
     $$VALUES ('ct4:check_limbo_alerts', '35 7 * * *', 'CALL ct4.run_job(''check_limbo_alerts'')', true),
+             ('ct4:crm_cleanup', '0 * * * *', 'CALL ct4.run_job(''crm_cleanup'')', true),
+             ('ct4:crm_daily_report', '0 13 * * *', 'CALL ct4.run_job(''crm_daily_report'')', true),
+             ('ct4:crm_notification_checks', '*/5 * * * *', 'CALL ct4.run_job(''crm_notification_checks'')', true),
+             ('ct4:crm_seller_metrics', '*/15 * * * *', 'CALL ct4.run_job(''crm_seller_metrics'')', true),
              ('ct4:maintenance', '*/5 * * * *', 'CALL ct4.maintenance()', true),
              ('ct4:reconcile_claims_14d', '30 7 * * *', 'CALL ct4.run_job(''reconcile_claims_14d'')', true),
              ('ct4:reconcile_leads_pipeline', '*/15 * * * *', 'CALL ct4.run_job(''reconcile_leads_pipeline'')', true)$$,
@@ -18,14 +24,16 @@ CREATE TEMP TABLE ids AS SELECT jobid, jobname FROM cron.job WHERE jobname LIKE 
 SELECT ct4.schedule('production', 'America/Lima');
 SELECT set_eq($$SELECT jobid, jobname FROM cron.job WHERE jobname LIKE 'ct4:%'$$, $$SELECT jobid, jobname FROM ids$$,
               'schedule is idempotent: same entries, same ids');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'ct4:%'), 4::bigint, 'still four entries');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'ct4:%'), 8::bigint, 'still eight entries');
 SELECT is((SELECT profile || ' ' || timezone || ' ' || utc_offset FROM ct4.schedule_state), 'production America/Lima -18000',
           'the active profile, zone and offset are recorded');
 
 -- Another profile and zone replaces the entries.
 SELECT ct4.schedule('high_load', 'Asia/Kolkata');
 SELECT results_eq($$SELECT jobname::text COLLATE "default", schedule::text FROM cron.job WHERE jobname LIKE 'ct4:%' ORDER BY jobname$$,
-    $$VALUES ('ct4:check_limbo_alerts', '5 21 * * *'), ('ct4:maintenance', '*/10 * * * *'),
+    $$VALUES ('ct4:check_limbo_alerts', '5 21 * * *'), ('ct4:crm_cleanup', '30 */2 * * *'),
+             ('ct4:crm_daily_report', '30 2 * * *'), ('ct4:crm_notification_checks', '*/10 * * * *'),
+             ('ct4:crm_seller_metrics', '*/30 * * * *'), ('ct4:maintenance', '*/10 * * * *'),
              ('ct4:reconcile_claims_14d', '0 21 * * *'), ('ct4:reconcile_leads_pipeline', '*/30 * * * *')$$,
     'high_load in Asia/Kolkata (UTC+5:30): 02:30 is 21:00 UTC the day before');
 SELECT is((SELECT max_retries FROM ct4._job_limits('reconcile_leads_pipeline')), 5, 'high_load limits in force');
@@ -64,7 +72,7 @@ SELECT is(ct4.health()->'pg_cron', '{"installed": true, "scheduler_running": tru
 -- status and reasons together, so that a failure says why.
 SELECT is(ct4.health()->>'status' || ' ' || (ct4.health()->'reasons')::text, 'healthy []', 'healthy, no reasons');
 
-SELECT is(ct4.unschedule(), 4, 'unschedule removes the four entries');
+SELECT is(ct4.unschedule(), 8, 'unschedule removes the eight entries');
 SELECT is(ct4.unschedule(), 0, 'unschedule is idempotent');
 
 SELECT * FROM finish();

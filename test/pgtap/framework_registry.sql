@@ -3,7 +3,8 @@ BEGIN;
 SELECT plan(24);
 
 SELECT results_eq(
-    $$SELECT job_name, command, enabled, max_retries, retry_delay FROM ct4.jobs ORDER BY job_name$$,
+    $$SELECT job_name, command, enabled, max_retries, retry_delay FROM ct4.jobs
+       WHERE job_name NOT LIKE 'crm\_%' ORDER BY job_name$$,
     $$VALUES ('check_limbo_alerts', 'SELECT * FROM ct4.check_limbo_alerts()', true, 3, '10 minutes'::interval),
              ('reconcile_claims_14d', 'SELECT * FROM ct4.reconcile_claims_14d(21, 1000)', true, 3, '10 minutes'::interval),
              ('reconcile_leads_pipeline', 'SELECT * FROM ct4.reconcile_leads_pipeline(30, 2000)', true, 3, '10 minutes'::interval)$$,
@@ -12,7 +13,8 @@ SELECT col_is_pk('ct4', 'jobs', 'job_name', 'job_name is the key');
 SELECT set_eq($$SELECT profile FROM ct4.schedule_profiles$$,
               ARRAY['development', 'staging', 'production', 'high_load'], 'four profiles');
 SELECT results_eq(
-    $$SELECT job_name, schedule FROM ct4.job_schedules WHERE profile = 'production' ORDER BY job_name$$,
+    $$SELECT job_name, schedule FROM ct4.job_schedules
+       WHERE profile = 'production' AND job_name NOT LIKE 'crm\_%' ORDER BY job_name$$,
     $$VALUES ('check_limbo_alerts', '35 2 * * *'), ('reconcile_claims_14d', '30 2 * * *'),
              ('reconcile_leads_pipeline', '*/15 * * * *')$$,
     'production: leads every 15 min, claims 02:30, alerts 02:35');
@@ -33,7 +35,9 @@ SELECT throws_ok($$SELECT ct4.cron_next('61 * * * *', now())$$, '22023', NULL, '
 -- The plan ct4.schedule would register (no pg_cron needed to compute it).
 SELECT results_eq(
     $$SELECT jobname, utc_schedule FROM ct4.schedule_plan('production', 'America/Lima', '2025-01-15') ORDER BY 1$$,
-    $$VALUES ('ct4:check_limbo_alerts', '35 7 * * *'), ('ct4:maintenance', '*/5 * * * *'),
+    $$VALUES ('ct4:check_limbo_alerts', '35 7 * * *'), ('ct4:crm_cleanup', '0 * * * *'),
+             ('ct4:crm_daily_report', '0 13 * * *'), ('ct4:crm_notification_checks', '*/5 * * * *'),
+             ('ct4:crm_seller_metrics', '*/15 * * * *'), ('ct4:maintenance', '*/5 * * * *'),
              ('ct4:reconcile_claims_14d', '30 7 * * *'), ('ct4:reconcile_leads_pipeline', '*/15 * * * *')$$,
     'production in America/Lima: one entry per job plus maintenance, in GMT');
 SELECT is((SELECT utc_schedule FROM ct4.schedule_plan('production', 'Europe/Madrid', '2025-01-15') WHERE jobname = 'ct4:reconcile_claims_14d'),

@@ -11,10 +11,11 @@ SELECT ct4.unschedule();
 SELECT pg_temp.login('op', 't12_operator');
 SELECT throws_ok($$SELECT pg_temp.q('op', 'SELECT count(*) FROM cron.job')$$, '42501', NULL,
                  'the operator has no right on pg_cron''s schema');
-SELECT is(pg_temp.q('op', $$SELECT count(*) FROM ct4.schedule('production', 'America/Lima')$$), '4',
+SELECT is(pg_temp.q('op', $$SELECT count(*) FROM ct4.schedule('production', 'America/Lima')$$), '8',
           'the operator schedules the production profile');
 SELECT is((SELECT string_agg(jobname || ' ' || username, ', ' ORDER BY jobname) FROM cron.job WHERE jobname LIKE 'ct4:%'),
-          'ct4:check_limbo_alerts postgres, ct4:maintenance postgres, ct4:reconcile_claims_14d postgres, ct4:reconcile_leads_pipeline postgres',
+          'ct4:check_limbo_alerts postgres, ct4:crm_cleanup postgres, ct4:crm_daily_report postgres, '
+          'ct4:crm_notification_checks postgres, ct4:crm_seller_metrics postgres, ct4:maintenance postgres, ct4:reconcile_claims_14d postgres, ct4:reconcile_leads_pipeline postgres',
           'the entries belong to the extension''s owner, not to the operator');
 SELECT is(pg_temp.q('op', $$SELECT ct4.disable_job('reconcile_claims_14d')$$), 'f', 'the operator disables a job');
 SELECT ok(NOT EXISTS (SELECT 1 FROM cron.job WHERE jobname = 'ct4:reconcile_claims_14d'), '... and its entry is gone');
@@ -50,6 +51,6 @@ SELECT is(pg_temp.q('reader', $$SELECT (ct4.health() - 'checked_at')::text$$)::j
 SELECT is(pg_temp.q('reader', $$SELECT ct4.health()->>'pg_cron'$$), '{"installed": true, "scheduler_running": true}',
           'reader: pg_cron installed, its scheduler running');
 
-SELECT is(pg_temp.q('op', 'SELECT ct4.unschedule()'), '4', 'the operator unschedules the four entries');
+SELECT is(pg_temp.q('op', 'SELECT ct4.unschedule()'), '8', 'the operator unschedules the eight entries');
 \ir ../fixtures/readme_roles_drop.sql
 SELECT * FROM finish();
