@@ -197,10 +197,11 @@ $$;
 CREATE FUNCTION ct4._crm_settings_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    rule    record := ct4._crm_setting_rule(NEW.name);
+    rule    record;
     ok      boolean;
     allowed text;
 BEGIN
+    SELECT r.value_type, r.min_value, r.max_value INTO rule FROM ct4._crm_setting_rule(NEW.name) r;
     IF rule.value_type IS NULL THEN
         RAISE EXCEPTION 'setting "%" is not a CRM setting', NEW.name USING ERRCODE = '22023',
             HINT = 'The CRM settings: SELECT name FROM ct4.settings WHERE name LIKE ''crm\_%''.';

@@ -14,36 +14,27 @@ INSERT INTO crm.sellers (seller_id, full_name, email, active, created_at) VALUES
     (5, 'Eli Paz', NULL, true, '2026-01-01'),       -- 5 unanswered: not above 5
     (6, 'Fito Rey', NULL, true, '2026-01-01');      -- average response 30.5 min: above 30
 
--- A conversation and its thread: (conversation, seller, status, 'C|S hh:mi:ss' ...).
-CREATE FUNCTION pg_temp.thread(conv bigint, seller bigint, st text, VARIADIC msgs text[]) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO crm.conversations (conversation_id, assigned_seller_id, status, created_at)
-    VALUES (conv, seller, st, '2026-06-01');
-    INSERT INTO crm.messages (message_id, conversation_id, from_customer, sent_at, body)
-    SELECT conv * 100 + i, conv, split_part(m, ' ', 1) = 'C',
-           ('2026-06-10 ' || split_part(m, ' ', 2) || '+00')::timestamptz, 'text'
-      FROM unnest(msgs) WITH ORDINALITY t(m, i);
-$$;
+\i test/fixtures/crm_thread.sql
 
 -- UNANSWERED_CONVERSATION: last message from the customer, older than 1 hour.
-SELECT pg_temp.thread(101, 1, 'active', 'C 10:50:00', 'S 10:51:00', 'C 10:59:59'); -- inside (1 h 0 min 1 s)
-SELECT pg_temp.thread(102, 1, 'active', 'C 11:00:00');                             -- outside (exactly 1 h)
-SELECT pg_temp.thread(103, 1, 'active', 'C 08:50:00', 'S 09:00:00');               -- answered (10 min)
-SELECT pg_temp.thread(104, NULL, 'active', 'C 09:00:00');                          -- no seller
-SELECT pg_temp.thread(105, 2, 'closed', 'C 09:00:00');                             -- not active
-SELECT pg_temp.thread(106, 2, 'active', 'C 09:00:00', 'C 12:30:00', 'S 13:00:00'); -- inside: later rows unseen
-SELECT pg_temp.thread(107, 2, 'active', 'C 07:00:00', 'S 07:30:00');               -- answered after 30 min
+SELECT pg_temp.thread(101, 1, 'active', '2026-06-10', 'C 10:50:00', 'S 10:51:00', 'C 10:59:59'); -- inside (1 h 0 min 1 s)
+SELECT pg_temp.thread(102, 1, 'active', '2026-06-10', 'C 11:00:00');                             -- outside (exactly 1 h)
+SELECT pg_temp.thread(103, 1, 'active', '2026-06-10', 'C 08:50:00', 'S 09:00:00');               -- answered (10 min)
+SELECT pg_temp.thread(104, NULL, 'active', '2026-06-10', 'C 09:00:00');                          -- no seller
+SELECT pg_temp.thread(105, 2, 'closed', '2026-06-10', 'C 09:00:00');                             -- not active
+SELECT pg_temp.thread(106, 2, 'active', '2026-06-10', 'C 09:00:00', 'C 12:30:00', 'S 13:00:00'); -- inside: later rows unseen
+SELECT pg_temp.thread(107, 2, 'active', '2026-06-10', 'C 07:00:00', 'S 07:30:00');               -- answered after 30 min
 -- ties of sent_at: the higher message_id is the last message (the seller's)
 INSERT INTO crm.conversations (conversation_id, assigned_seller_id, created_at) VALUES (108, 2, '2026-06-01');
 INSERT INTO crm.messages VALUES (10801, 108, true, '2026-06-10 08:00+00', 'q'), (10802, 108, false, '2026-06-10 08:00+00', 'a');
 -- Dora: 6 unanswered, Eli: 5.
-SELECT pg_temp.thread(400 + i, 4, 'active', 'C 09:00:00') FROM generate_series(1, 6) i;
-SELECT pg_temp.thread(500 + i, 5, 'active', 'C 09:00:00') FROM generate_series(1, 5) i;
+SELECT pg_temp.thread(400 + i, 4, 'active', '2026-06-10', 'C 09:00:00') FROM generate_series(1, 6) i;
+SELECT pg_temp.thread(500 + i, 5, 'active', '2026-06-10', 'C 09:00:00') FROM generate_series(1, 5) i;
 -- Fito: replies after 30 and 31 minutes (mean 30.5), the second answers a
 -- run of two customer messages from its first; a seller message after a
 -- seller message answers nothing.
-SELECT pg_temp.thread(601, 6, 'active', 'C 08:00:00', 'S 08:30:00', 'S 08:40:00');
-SELECT pg_temp.thread(602, 6, 'active', 'C 09:00:00', 'C 09:20:00', 'S 09:31:00');
+SELECT pg_temp.thread(601, 6, 'active', '2026-06-10', 'C 08:00:00', 'S 08:30:00', 'S 08:40:00');
+SELECT pg_temp.thread(602, 6, 'active', '2026-06-10', 'C 09:00:00', 'C 09:20:00', 'S 09:31:00');
 
 -- HOT_LEAD: probability above 0.8, new or contacted, last contact older than 2 hours or never.
 -- FOLLOW_UP_DUE: next_follow_up <= as_of, interested or negotiation.
