@@ -3,6 +3,13 @@
 #include "pg/args.hpp"
 #include "pg/datum.hpp"
 
+extern "C" {
+#include "catalog/pg_type_d.h"
+#include "utils/date.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+}
+
 #include <utility>
 
 namespace ct4::jobs {
@@ -35,6 +42,36 @@ std::vector<std::string> Job::text_array_arg(int i, const char *name) {
     for (size_t k = 0; k < v.size(); k++) json += (k ? "," : "") + json_string(v[k]);
     record_arg(name, json + "]");
     return v;
+}
+
+namespace {
+// A time or day as its JSON value (ISO 8601, as jsonb writes it).
+std::string json_datetime(Datum value, Oid type) {
+    const char *s = pg::guarded(
+        [&] { return (const char *)JsonEncodeDateTime(nullptr, value, type, nullptr); });
+    return "\"" + std::string(s) + "\"";
+}
+}  // namespace
+
+Datum Job::timestamptz_arg(int i, const char *name) {
+    Datum v = TimestampTzGetDatum(pg::arg_timestamptz(fcinfo_, i, name));
+    record_arg(name, json_datetime(v, TIMESTAMPTZOID));
+    return v;
+}
+
+Datum Job::date_arg(int i, const char *name) {
+    Datum v = DateADTGetDatum(pg::arg_date(fcinfo_, i, name));
+    record_arg(name, json_datetime(v, DATEOID));
+    return v;
+}
+
+void Job::result_column(const char *name, Datum value, bool isnull) {
+    for (auto &[col, out] : result_columns_)
+        if (col == name) {
+            out = {value, isnull};
+            return;
+        }
+    result_columns_.emplace_back(name, pg::OutCol{value, isnull});
 }
 
 bool Job::dry_run_arg(int i) {
@@ -75,8 +112,15 @@ Datum Job::run(const std::function<void(Job &)> &body) {
     return (Datum)0;
 }
 
-// The result row, column by column by name: run_id, status, duration_ms, and
-// each other column the counter of that name (SPEC 4: one row of named counters).
+const pg::OutCol *Job::result_column_value(const std::string &name) const {
+    for (const auto &[col, out] : result_columns_)
+        if (col == name) return &out;
+    return nullptr;
+}
+
+// The result row, column by column by name: run_id, status, duration_ms, a
+// result column set by the job, and each other column the counter of that
+// name (SPEC 4: one row of named counters).
 void Job::put_counter_row(const char *status) {
     double ms = record_->elapsed_ms();
     std::vector<pg::OutCol> row;
@@ -88,6 +132,8 @@ void Job::put_counter_row(const char *status) {
             row.push_back({pg::text_datum(status), false});
         else if (col == "duration_ms")
             row.push_back({Float8GetDatum(ms), false});
+        else if (const pg::OutCol *v = result_column_value(col))
+            row.push_back(*v);
         else
             row.push_back({Int32GetDatum((int32_t)counter(col.c_str())), false});
     }

@@ -54,6 +54,9 @@ class Job {
     bool bool_arg(int i, const char *name);
     std::vector<std::string> text_array_arg(int i, const char *name);
     bool dry_run_arg(int i);  // the "dry_run" argument: DRY_RUN status, no writes
+    // A time or a day (NULL or infinite -> 22023); the datum, as given.
+    Datum timestamptz_arg(int i, const char *name);
+    Datum date_arg(int i, const char *name);
     // An argument read another way, as its JSON value.
     void record_arg(const char *name, const std::string &json);
 
@@ -73,9 +76,14 @@ class Job {
     void progress(const char *phase, int64_t done, int64_t total, const char *unit,
                   const std::function<Counters()> &shown = {});
     pg::RowSink &rows() { return sink_; }
+    // A column of the counter row that is no counter (the CRM report's
+    // report_date and report): its value as set last (before run(): what a
+    // SKIPPED_LOCKED row shows). The datum must live until run() returns.
+    void result_column(const char *name, Datum value, bool isnull);
 
   private:
     void put_counter_row(const char *status);
+    const pg::OutCol *result_column_value(const std::string &name) const;
 
     JobSpec spec_;
     FunctionCallInfo fcinfo_;
@@ -84,6 +92,7 @@ class Job {
     std::string args_ = "{";
     bool dry_run_ = false;
     Counters counters_;
+    std::vector<std::pair<std::string, pg::OutCol>> result_columns_;
     std::string details_;
     std::optional<JobRun> record_;
 };

@@ -6,7 +6,6 @@ extern "C" {
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
-#include "utils/timestamp.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -32,9 +31,6 @@ Param p_float8(double v) {
 }
 Param p_date(int32_t d) {
     return {DATEOID, DateADTGetDatum(d), false};
-}
-Param p_timestamptz(int64_t t) {
-    return {TIMESTAMPTZOID, TimestampTzGetDatum(t), false};
 }
 
 Param p_text(const std::string &v) {

@@ -32,8 +32,7 @@ Param p_int4(int32_t v);
 Param p_int8(int64_t v);
 Param p_bool(bool v);
 Param p_float8(double v);
-Param p_date(int32_t pg_date);   // days since 2000-01-01 (DateADT)
-Param p_timestamptz(int64_t t);  // microseconds since 2000-01-01 UTC (TimestampTz)
+Param p_date(int32_t pg_date);  // days since 2000-01-01 (DateADT)
 Param p_text(const std::string &v);
 Param p_text(const std::optional<std::string> &v);
 Param p_jsonb(const std::string &json_text);
