@@ -191,6 +191,17 @@ BEGIN
     SELECT 'ct4_alerts_open', 1, format('ct4_alerts_open{severity=%s} %s', ct4._prom_label(v.sev),
                (SELECT count(*) FROM ct4.alert_events e WHERE e.resolved_at IS NULL AND e.severity = v.sev))
       FROM (VALUES ('info'), ('warning'), ('critical')) v(sev);
+    -- The CRM's notifications (SPEC 8): created since the install, by kind
+    -- (kept in crm.notification_counts: the cleanup never lowers it), and
+    -- the unread ones now.
+    INSERT INTO _ct4_samples
+    SELECT 'ct4_crm_notifications_created_total', 1, format('ct4_crm_notifications_created_total{kind=%s} %s',
+               ct4._prom_label(k.kind), k.created_total)
+      FROM crm.notification_counts k;
+    INSERT INTO _ct4_samples
+    SELECT 'ct4_crm_open_notifications', 1, format('ct4_crm_open_notifications{kind=%s} %s', ct4._prom_label(k.kind),
+               (SELECT count(*) FROM crm.notifications n WHERE n.kind = k.kind AND n.read_at IS NULL))
+      FROM crm.notification_counts k;
     INSERT INTO _ct4_samples VALUES
         ('ct4_pg_cron_installed', 1, 'ct4_pg_cron_installed ' || cron.installed::int),
         ('ct4_pg_cron_scheduler_running', 1, 'ct4_pg_cron_scheduler_running ' || cron.scheduler_running::int);
@@ -221,6 +232,8 @@ BEGIN
         ('ct4_job_consecutive_failures', 'gauge', 'Failed or crashed runs since the latest success, by job.'),
         ('ct4_job_enabled', 'gauge', '1 when the job is enabled.'),
         ('ct4_alerts_open', 'gauge', 'Alerts raised by the latest evaluation, by severity.'),
+        ('ct4_crm_notifications_created_total', 'counter', 'CRM notifications created since the install, by kind.'),
+        ('ct4_crm_open_notifications', 'gauge', 'CRM notifications not read yet, by kind.'),
         ('ct4_pg_cron_installed', 'gauge', '1 when pg_cron is installed in this database.'),
         ('ct4_pg_cron_scheduler_running', 'gauge', '1 when the pg_cron launcher runs in the cluster.'),
         ('ct4_limbo_leads', 'gauge', 'Leads by limbo stage (ops.v_cabinet_leads_limbo).')

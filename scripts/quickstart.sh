@@ -32,6 +32,21 @@ SELECT alert_code, severity, metric_value, threshold, message FROM ct4.check_lim
 SELECT limbo_stage, count(*) FROM ops.v_cabinet_leads_limbo GROUP BY 1 ORDER BY 2 DESC;
 \echo '== last 4 weeks (ops.v_cabinet_14d_funnel_audit_weekly)'
 SELECT * FROM ops.v_cabinet_14d_funnel_audit_weekly ORDER BY week_start DESC LIMIT 4;
+\echo '== the sales CRM (seed 004): ct4.generate_crm_demo_data(20, 42)'
+SELECT * FROM ct4.generate_crm_demo_data(20, 42);
+\echo '== CRM notification checks: ct4.crm_check_notifications()'
+SELECT * FROM ct4.crm_check_notifications();
+\echo '== CRM seller metrics: ct4.crm_refresh_seller_metrics()'
+SELECT * FROM ct4.crm_refresh_seller_metrics();
+SELECT seller_id, conversations_today, unanswered, round(avg_response_time_minutes::numeric, 1) AS avg_response_min,
+       round(productivity_score::numeric, 2) AS score, activity_level, rank_position
+  FROM crm.seller_metrics WHERE period = ct4._crm_day(now()) ORDER BY rank_position LIMIT 5;
+\echo '== CRM cleanup: ct4.crm_cleanup()'
+SELECT * FROM ct4.crm_cleanup();
+\echo '== CRM daily report of yesterday: ct4.crm_daily_report()'
+SELECT run_id, status, report_date, conversations, new_leads, converted_leads, recommendations
+  FROM ct4.crm_daily_report();
+SELECT jsonb_pretty(report) FROM crm.daily_reports ORDER BY report_date DESC LIMIT 1;
 \echo '== schedule the production profile in pg_cron'
 SELECT * FROM ct4.schedule('production', 'America/Lima');
 SELECT job_name, enabled, schedule, last_status, next_run_at FROM ct4.job_status ORDER BY 1;

@@ -33,6 +33,8 @@ SELECT * FROM ct4.generate_demo_data(1500, 5);
 CALL ct4.run_job('reconcile_leads_pipeline');
 CALL ct4.run_job('reconcile_claims_14d');
 CALL ct4.run_job('check_limbo_alerts');
+SELECT * FROM ct4.generate_crm_demo_data(3, 5);
+CALL ct4.run_job('crm_notification_checks');
 INSERT INTO ct4.job_runs (job_name, status, started_at, finished_at, stats, sqlstate, error_message)
 VALUES ('reconcile_claims_14d', 'FAILED', now() - interval '2 hours', now() - interval '2 hours', '{}', '57014', 'test');
 -- The README's reader role, and a LOGIN member of it for the exporter.

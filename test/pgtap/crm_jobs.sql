@@ -4,7 +4,7 @@
 -- batches, the report's rerun and default day, the profiles' entries.
 -- Rolled back.
 BEGIN;
-SELECT plan(55);
+SELECT plan(67);
 SET LOCAL timezone = 'UTC';
 \i test/fixtures/crm_thread.sql
 
@@ -218,6 +218,39 @@ SELECT is((SELECT array_agg(l.max_retries ORDER BY j.job_name) FROM ct4.jobs j C
 DELETE FROM ct4.schedule_state;
 SELECT is((SELECT array_agg(l.max_retries ORDER BY j.job_name) FROM ct4.jobs j CROSS JOIN LATERAL ct4._job_limits(j.job_name) l
             WHERE j.job_name LIKE 'crm\_%'), ARRAY[3, 3, 3, 3], 'other profiles: the jobs'' 3');
+
+-- 7. Demo data: deterministic, realistic.
+TRUNCATE crm.sellers, crm.leads, crm.conversations, crm.messages, crm.notifications, crm.seller_metrics,
+         crm.daily_reports CASCADE;
+SELECT throws_ok($$SELECT * FROM ct4.generate_crm_demo_data(NULL, 1)$$, '22023', NULL, 'demo: NULL sellers');
+SELECT throws_ok($$SELECT * FROM ct4.generate_crm_demo_data(-1, 1)$$, '22023', NULL, 'demo: negative sellers');
+SELECT throws_ok($$SELECT * FROM ct4.generate_crm_demo_data(1, NULL)$$, '22023', NULL, 'demo: NULL seed');
+CREATE FUNCTION pg_temp.crm_digest() RETURNS text LANGUAGE sql AS $$
+    SELECT md5((SELECT string_agg(t::text, ',' ORDER BY seller_id) FROM crm.sellers t)
+            || (SELECT string_agg(t::text, ',' ORDER BY lead_id) FROM crm.leads t)
+            || (SELECT string_agg(t::text, ',' ORDER BY conversation_id) FROM crm.conversations t)
+            || (SELECT string_agg(t::text, ',' ORDER BY message_id) FROM crm.messages t))
+$$;
+SELECT is((SELECT (seller_rows, lead_rows, conversation_rows)::text FROM ct4.generate_crm_demo_data(4, 7)), '(4,1200,800)',
+          'per seller 300 leads and 200 conversations');
+CREATE TEMP TABLE first_digest AS SELECT pg_temp.crm_digest() AS d;
+SELECT throws_ok($$SELECT * FROM ct4.generate_crm_demo_data(4, 7)$$, '55000', NULL, 'demo data goes into an empty crm only');
+SELECT results_eq($$SELECT status FROM crm.leads GROUP BY 1 ORDER BY 1$$,
+    $$VALUES ('contacted'), ('converted'), ('interested'), ('lost'), ('negotiation'), ('new')$$, 'leads in every status');
+SELECT ok((SELECT count(*) FILTER (WHERE last_message_from_customer) BETWEEN 1 AND count(*) / 2 FROM crm.conversations
+            WHERE status = 'active'), 'active threads answered and unanswered');
+SELECT ok(EXISTS (SELECT FROM crm.messages a JOIN crm.messages b ON b.conversation_id = a.conversation_id
+                   AND b.message_id = a.message_id + 1 AND a.from_customer AND b.from_customer),
+          'bursts of customer messages');
+SELECT ok((SELECT max(avg_response_time_minutes) > 2 * min(avg_response_time_minutes)
+             FROM ct4._crm_seller_day(ct4._crm_day(now()), now())), 'sellers of different speed');
+SELECT is((SELECT count(*) FROM crm.messages WHERE sent_at > now()), 0::bigint, 'nothing after now');
+TRUNCATE crm.sellers, crm.leads, crm.conversations, crm.messages CASCADE;
+SELECT ct4.generate_crm_demo_data(4, 7);
+SELECT is(pg_temp.crm_digest(), (SELECT d FROM first_digest), 'the same arguments give the same rows');
+TRUNCATE crm.sellers, crm.leads, crm.conversations, crm.messages CASCADE;
+SELECT ct4.generate_crm_demo_data(4, 8);
+SELECT isnt(pg_temp.crm_digest(), (SELECT d FROM first_digest), 'another seed, other rows');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -4,7 +4,7 @@
 -- the README's roles as LOGIN users. Not inside BEGIN: the other sessions
 -- must see committed data (this test database is dropped afterwards).
 \ir ../fixtures/readme_roles.sql
-SELECT plan(25);
+SELECT plan(29);
 \i test/fixtures/crm_thread.sql
 
 -- 1. The default calls of the schedules, on an empty CRM: no-ops that succeed.
@@ -95,6 +95,22 @@ SELECT is(pg_temp.q('operator', $$SELECT status FROM ct4.crm_check_notifications
 SELECT throws_ok($$SELECT pg_temp.q('operator', 'DELETE FROM crm.notifications')$$, '42501', NULL,
                  'an operator writes no job table');
 SELECT throws_ok($$SELECT pg_temp.q('nobody', 'SELECT count(*) FROM crm.sellers')$$, '42501', NULL, 'nobody reads the CRM');
+
+-- 5. ct4.metrics(): notifications created (kept) and open (unread), by kind.
+CREATE FUNCTION pg_temp.crm_samples(metric text) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_object_agg(labels->>'kind', value) FROM ct4.metric_samples() m WHERE m.metric = crm_samples.metric
+$$;
+SELECT is(pg_temp.crm_samples('ct4_crm_notifications_created_total'),
+          '{"HOT_LEAD": 1, "FOLLOW_UP_DUE": 0, "SELLER_PERFORMANCE": 0, "UNANSWERED_CONVERSATION": 1}',
+          'ct4_crm_notifications_created_total by kind');
+UPDATE crm.notifications SET read_at = now() WHERE kind = 'HOT_LEAD';
+SELECT is(pg_temp.crm_samples('ct4_crm_open_notifications'),
+          '{"HOT_LEAD": 0, "FOLLOW_UP_DUE": 0, "SELLER_PERFORMANCE": 0, "UNANSWERED_CONVERSATION": 1}',
+          'ct4_crm_open_notifications: the unread ones');
+SELECT is((SELECT notifications_deleted FROM ct4.crm_cleanup('2026-07-01 00:00+00')), 2, 'the cleanup deletes both...');
+SELECT is(pg_temp.crm_samples('ct4_crm_notifications_created_total'),
+          '{"HOT_LEAD": 1, "FOLLOW_UP_DUE": 0, "SELLER_PERFORMANCE": 0, "UNANSWERED_CONVERSATION": 1}',
+          '... and the counter does not decrease');
 
 SELECT * FROM finish();
 \ir ../fixtures/readme_roles_drop.sql
