@@ -109,49 +109,40 @@ std::optional<cc::Day> last_lead_date(const cc::DriverInput &in) {
     return last;
 }
 
-}  // namespace
-
-std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, const Context &ctx,
-                                       const Progress &progress) {
-    const bool write = opt.write_cache;
-    // The ledger is part of the cached facts: no other writer between our
-    // read of it and our commit (the job is its only writer anyway).
-    if (write) spi.exec(sql::lock_ledger);
-
-    spi.exec(sql::cache_meta);
-    bool valid = spi.rows() == 1 && spi.get_int4(0, spi.column("window_days")) == ctx.window_days &&
-                 spi.get_text(0, spi.column("milestones")).value_or("") == ctx.signature;
-    cc::Day covered = valid ? (cc::Day)spi.get_int4(0, spi.column("covered_from")) : kNoCoverage;
-    free_result();
-    const cc::Day today = ctx.cutoff + opt.days_back;
-    const cc::Day new_cover = std::min(covered, std::max(ctx.cutoff, today - kHorizon));
-    std::optional<pg::FreshSnapshot> after_writers;
-    if (!valid) {
-        if (!write) return std::nullopt;
-        // Writers whose triggers saw no cache skipped their marks
-        // (ct4._claims_cache_active): wait for them to commit, then read with
-        // a snapshot that sees them; later writers wait for our commit.
-        spi.exec(sql::lock_for_rebuild);
-        spi.exec(sql::reset_cache);
-        after_writers.emplace();
-    }
-
+// What one pass of the incremental path works on: the validity of the cache,
+// the decisions so far, and what its phases hand to each other.
+struct CachedPass {
+    CachedPass(pg::Spi &s, const ScopeOptions &o, const Context &c) : spi(s), opt(o), ctx(c) {}
+    pg::Spi &spi;
+    const ScopeOptions &opt;
+    const Context &ctx;
+    bool write = false, valid = false;
+    cc::Day covered = kNoCoverage, new_cover = kNoCoverage;
     Decisions out;
-    out.cached = true;
-    out.window_days = ctx.window_days;
-    out.cutoff = ctx.cutoff;
     std::vector<cc::GapRow> rows;
     std::unordered_map<std::string, int64_t> driver_ix;
-    auto driver_of = [&](const std::string &id, int64_t person) {
+    // Dirty marks (the ones seen are deleted at the end, by mark).
+    std::unordered_map<std::string, int64_t> dirty_drivers;
+    std::vector<int64_t> dirty_lead_ids, dirty_lead_marks;
+    std::unordered_set<int64_t> fresh_leads;
+    std::unordered_map<std::string, int64_t> fresh_drivers;  // driver -> person
+    std::shared_ptr<CacheUpdate> update = std::make_shared<CacheUpdate>();
+    PersonLeads all_leads;  // every lead, when a rebuild read them all
+    bool all_leads_known = false;
+    std::unordered_set<std::string> have_state;
+    std::unordered_set<int64_t> from_cache;        // driver_ix decided from the cache
+    std::unordered_set<std::string> stored_state;  // recomputed drivers whose state is written
+    std::vector<std::optional<std::string>> drop;  // states of drivers with no dated lead
+
+    int64_t driver_of(const std::string &id, int64_t person) {
         auto [it, added] = driver_ix.emplace(id, (int64_t)out.drivers.size());
         if (added) {
             out.drivers.push_back(id);
             out.driver_person.push_back(person);
         }
         return it->second;
-    };
-
-    auto decide = [&](const std::string &id, int64_t person, const cc::DriverInput &in) {
+    }
+    void decide(const std::string &id, int64_t person, const cc::DriverInput &in) {
         int64_t ix = driver_of(id, person);
         out.driver_person[(size_t)ix] = person;
         pg::check_interrupts();
@@ -160,34 +151,9 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
             r.driver_ix = ix;
             rows.push_back(std::move(r));
         }
-    };
-
-    // 1. Dirty marks (the ones we saw are deleted at the end, by mark).
-    std::unordered_map<std::string, int64_t> dirty_drivers;
-    std::vector<int64_t> dirty_lead_ids, dirty_lead_marks;
-    if (valid) {
-        spi.exec(sql::dirty_drivers);
-        const int driver = spi.column("driver_id"), driver_mark = spi.column("mark");
-        for (uint64_t i = 0, n = spi.rows(); i < n; i++)
-            dirty_drivers.emplace(*spi.get_text(i, driver), spi.get_int8(i, driver_mark));
-        free_result();
-        spi.exec(sql::dirty_leads);
-        const int lead = spi.column("lead_id"), lead_mark = spi.column("mark");
-        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-            dirty_lead_ids.push_back(spi.get_int8(i, lead));
-            dirty_lead_marks.push_back(spi.get_int8(i, lead_mark));
-        }
-        free_result();
     }
-
-    // 2. Lead-level conditions of the uncovered part of the scope and of the
-    // dirty leads, then the cached ones of the rest.
-    std::unordered_set<int64_t> fresh_leads;
-    std::unordered_map<std::string, int64_t> fresh_drivers;  // driver -> person
-    using InvalidLead = CacheUpdate::InvalidLead;
-    auto update = std::make_shared<CacheUpdate>();
-    std::vector<InvalidLead> &invalid_store = update->invalid;
-    auto add_lead_row = [&](const InvalidLead &l) {
+    // The INVALID row of a lead in scope that fails a lead-level condition.
+    void add_lead_row(const CacheUpdate::InvalidLead &l) {
         bool in_scope = !l.date || *l.date >= ctx.cutoff;
         const char *why =
             cc::lead_condition(l.date.has_value(), l.person.has_value(), l.driver.has_value());
@@ -200,93 +166,116 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
         r.driver_ix = l.driver ? driver_of(*l.driver, l.person.value_or(0)) : -1;
         r.reported = l.reported;
         rows.push_back(std::move(r));
-    };
+    }
+};
+
+using InvalidLead = CacheUpdate::InvalidLead;
+
+// 1. The dirty marks the triggers left.
+void read_dirty_marks(CachedPass &p) {
+    if (p.valid) {
+        p.spi.exec(sql::dirty_drivers);
+        const int driver = p.spi.column("driver_id"), driver_mark = p.spi.column("mark");
+        for (uint64_t i = 0, n = p.spi.rows(); i < n; i++)
+            p.dirty_drivers.emplace(*p.spi.get_text(i, driver), p.spi.get_int8(i, driver_mark));
+        free_result();
+        p.spi.exec(sql::dirty_leads);
+        const int lead = p.spi.column("lead_id"), lead_mark = p.spi.column("mark");
+        for (uint64_t i = 0, n = p.spi.rows(); i < n; i++) {
+            p.dirty_lead_ids.push_back(p.spi.get_int8(i, lead));
+            p.dirty_lead_marks.push_back(p.spi.get_int8(i, lead_mark));
+        }
+        free_result();
+    }
+}
+
+// 2. Lead-level conditions of the uncovered part of the scope and of the
+// dirty leads, then the cached ones of the rest.
+void decide_leads(CachedPass &p) {
     // A rebuild whose scope starts at or before the oldest lead reads every
     // lead here (with its person): the batches below then take each person's
     // leads from memory instead of one index probe per person.
-    PersonLeads all_leads;
-    bool all_leads_known = false;
-    if (!valid) {
-        spi.exec(sql::oldest_lead_day);
-        const int oldest = spi.column("oldest");
-        all_leads_known = spi.is_null(0, oldest) || spi.get_int4(0, oldest) >= ctx.cutoff;
+    if (!p.valid) {
+        p.spi.exec(sql::oldest_lead_day);
+        const int oldest = p.spi.column("oldest");
+        p.all_leads_known = p.spi.is_null(0, oldest) || p.spi.get_int4(0, oldest) >= p.ctx.cutoff;
     }
     {
-        cc::Day hi = std::min(covered, kNoCoverage);
+        cc::Day hi = std::min(p.covered, kNoCoverage);
         int64_t uncovered = 0;
-        if (ctx.cutoff < hi) {
-            spi.exec(sql::uncovered_leads,
-                     {pg::p_int4(ctx.cutoff), pg::p_int4(std::max(hi, ctx.cutoff))});
-            uncovered = spi.get_int8(0, spi.column("uncovered"));
+        if (p.ctx.cutoff < hi) {
+            p.spi.exec(sql::uncovered_leads,
+                       {pg::p_int4(p.ctx.cutoff), pg::p_int4(std::max(hi, p.ctx.cutoff))});
+            uncovered = p.spi.get_int8(0, p.spi.column("uncovered"));
         }
-        spi.exec(uncovered > 200000 ? sql::fresh_leads_hash : sql::fresh_leads_probe,
-                 {pg::p_int4(ctx.cutoff), pg::p_int4(std::max(hi, ctx.cutoff)), pg::p_bool(!valid),
-                  pg::p_int8_array(dirty_lead_ids)},
-                 true);
-        const size_t fresh = (size_t)spi.rows();  // 1 000 000 on a first full run
-        fresh_leads.reserve(fresh);
-        fresh_drivers.reserve(fresh);
-        driver_ix.reserve(fresh);
-        pg::RowReader rr(spi);  // one deform per row, text without output functions
+        p.spi.exec(uncovered > 200000 ? sql::fresh_leads_hash : sql::fresh_leads_probe,
+                   {pg::p_int4(p.ctx.cutoff), pg::p_int4(std::max(hi, p.ctx.cutoff)),
+                    pg::p_bool(!p.valid), pg::p_int8_array(p.dirty_lead_ids)},
+                   true);
+        const size_t fresh = (size_t)p.spi.rows();  // 1 000 000 on a first full run
+        p.fresh_leads.reserve(fresh);
+        p.fresh_drivers.reserve(fresh);
+        p.driver_ix.reserve(fresh);
+        pg::RowReader rr(p.spi);  // one deform per row, text without output functions
         const int lead = rr.column("lead_id"), date = rr.column("lead_date"),
                   person = rr.column("person_key"), driver = rr.column("driver_id");
-        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
+        for (uint64_t i = 0, n = p.spi.rows(); i < n; i++) {
             rr.load(i);
             InvalidLead l{rr.int8(lead), std::nullopt, std::nullopt, std::nullopt};
-            if (!fresh_leads.insert(l.lead_id).second) continue;
+            if (!p.fresh_leads.insert(l.lead_id).second) continue;
             if (!rr.is_null(date)) l.date = rr.int4(date);
             if (!rr.is_null(person)) l.person = rr.int8(person);
             l.driver = rr.text(driver);
-            if (all_leads_known && l.person)
-                all_leads.rows.push_back({*l.person, {l.lead_id, l.date}});
-            if (l.driver && l.date) fresh_drivers.emplace(*l.driver, l.person.value_or(0));
+            if (p.all_leads_known && l.person)
+                p.all_leads.rows.push_back({*l.person, {l.lead_id, l.date}});
+            if (l.driver && l.date) p.fresh_drivers.emplace(*l.driver, l.person.value_or(0));
             if (cc::lead_condition(l.date.has_value(), l.person.has_value(), l.driver.has_value()))
-                if (!l.date || *l.date >= new_cover) invalid_store.push_back(l);
-            add_lead_row(l);
+                if (!l.date || *l.date >= p.new_cover) p.update->invalid.push_back(l);
+            p.add_lead_row(l);
         }
         free_result();
     }
-    all_leads.sort();
-    if (valid) {
-        spi.exec(sql::cached_invalid_leads, {pg::p_int4(ctx.cutoff)}, true);
-        const int lead = spi.column("lead_id"), date = spi.column("lead_date"),
-                  person = spi.column("person_key"), driver = spi.column("driver_id"),
-                  reported = spi.column("reported");
-        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-            InvalidLead l{spi.get_int8(i, lead), std::nullopt, std::nullopt, std::nullopt};
-            if (fresh_leads.count(l.lead_id)) continue;
-            if (!spi.is_null(i, date)) l.date = spi.get_int4(i, date);
-            if (!spi.is_null(i, person)) l.person = spi.get_int8(i, person);
-            l.driver = spi.get_text(i, driver);
-            l.reported = spi.get_bool(i, reported);
-            add_lead_row(l);
+    p.all_leads.sort();
+    if (p.valid) {
+        p.spi.exec(sql::cached_invalid_leads, {pg::p_int4(p.ctx.cutoff)}, true);
+        const int lead = p.spi.column("lead_id"), date = p.spi.column("lead_date"),
+                  person = p.spi.column("person_key"), driver = p.spi.column("driver_id"),
+                  reported = p.spi.column("reported");
+        for (uint64_t i = 0, n = p.spi.rows(); i < n; i++) {
+            InvalidLead l{p.spi.get_int8(i, lead), std::nullopt, std::nullopt, std::nullopt};
+            if (p.fresh_leads.count(l.lead_id)) continue;
+            if (!p.spi.is_null(i, date)) l.date = p.spi.get_int4(i, date);
+            if (!p.spi.is_null(i, person)) l.person = p.spi.get_int8(i, person);
+            l.driver = p.spi.get_text(i, driver);
+            l.reported = p.spi.get_bool(i, reported);
+            p.add_lead_row(l);
         }
         free_result();
     }
+}
 
-    // 3. Cached drivers in scope, except the dirty ones.
-    std::unordered_set<std::string> have_state;
-    std::unordered_set<int64_t> from_cache;  // driver_ix decided from the cache
-    if (valid) {
-        spi.exec(sql::cached_drivers, {pg::p_int4(ctx.cutoff)}, true);
-        const int driver = spi.column("driver_id"), person = spi.column("person_key"),
-                  facts_col = spi.column("facts") + 1, claims_col = spi.column("claims") + 1,
-                  reported_col = spi.column("reported") + 1;  // 1-based for SPI_getbinval
+// 3. Cached drivers in scope, except the dirty ones.
+void decide_cached_drivers(CachedPass &p) {
+    if (p.valid) {
+        p.spi.exec(sql::cached_drivers, {pg::p_int4(p.ctx.cutoff)}, true);
+        const int driver = p.spi.column("driver_id"), person = p.spi.column("person_key"),
+                  facts_col = p.spi.column("facts") + 1, claims_col = p.spi.column("claims") + 1,
+                  reported_col = p.spi.column("reported") + 1;  // 1-based for SPI_getbinval
         // Sized once: rehashing ~30 000 string keys showed in the no-op profile.
-        const size_t cached = (size_t)spi.rows();
-        have_state.reserve(cached);
-        driver_ix.reserve(driver_ix.size() + cached);
-        out.drivers.reserve(out.drivers.size() + cached);
-        out.driver_person.reserve(out.driver_person.size() + cached);
-        rows.reserve(rows.size() + 2 * cached);
-        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-            std::string id = *spi.get_text(i, driver);
-            have_state.insert(id);
-            if (dirty_drivers.count(id)) continue;
+        const size_t cached = (size_t)p.spi.rows();
+        p.have_state.reserve(cached);
+        p.driver_ix.reserve(p.driver_ix.size() + cached);
+        p.out.drivers.reserve(p.out.drivers.size() + cached);
+        p.out.driver_person.reserve(p.out.driver_person.size() + cached);
+        p.rows.reserve(p.rows.size() + 2 * cached);
+        for (uint64_t i = 0, n = p.spi.rows(); i < n; i++) {
+            std::string id = *p.spi.get_text(i, driver);
+            p.have_state.insert(id);
+            if (p.dirty_drivers.count(id)) continue;
             bool isnull;
             Datum facts =
                 SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, facts_col, &isnull);
-            Driver d{id, spi.get_int8(i, person), {}};
+            Driver d{id, p.spi.get_int8(i, person), {}};
             const char *bytes = nullptr;
             size_t len = 0;
             pg::guarded([&] {
@@ -295,44 +284,54 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
                 len = VARSIZE_ANY_EXHDR(b);
             });
             if (!cc::decode_facts(bytes, len, d.in)) {
-                dirty_drivers.emplace(id, -1);  // recompute; no mark to delete
+                p.dirty_drivers.emplace(id, -1);  // recompute; no mark to delete
                 continue;
             }
             Datum claims =
                 SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, claims_col, &isnull);
             if (!isnull) d.in.claims = claims_of_array(claims);
-            const size_t first_row = rows.size();
-            decide(d.id, d.person, d.in);
-            from_cache.insert(driver_ix[d.id]);
+            const size_t first_row = p.rows.size();
+            p.decide(d.id, d.person, d.in);
+            p.from_cache.insert(p.driver_ix[d.id]);
             Datum rep =
                 SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, reported_col, &isnull);
             if (!isnull) {
                 auto pairs = reported_of_array(rep);
-                for (size_t k = first_row; k < rows.size(); k++) {
-                    cc::GapRow &r = rows[k];
+                for (size_t k = first_row; k < p.rows.size(); k++) {
+                    cc::GapRow &r = p.rows[k];
                     if (r.decision != cc::Decision::Invalid || !r.milestone_value) continue;
                     std::pair<int64_t, int32_t> key{r.lead_id, *r.milestone_value};
                     r.reported = std::find(pairs.begin(), pairs.end(), key) != pairs.end();
                 }
             }
-            out.drivers_from_cache++;
+            p.out.drivers_from_cache++;
         }
         free_result();
     }
+}
 
-    // 4. Recompute dirty drivers and drivers of fresh leads without a state.
+// The drivers to recompute (ids[k] is the driver of persons[k]).
+struct ToRecompute {
+    std::vector<std::string> ids;
+    std::vector<int64_t> persons;
+};
+
+// 4a. Which drivers to recompute: the dirty ones and the drivers of fresh
+// leads without a state.
+ToRecompute drivers_to_recompute(CachedPass &p) {
     // A fresh lead's read gave its driver's person already; only the dirty
     // drivers' persons are looked up. In driver_id order: the trips and
     // ledger reads below probe indexes led by driver_id.
     std::vector<std::optional<std::string>> todo;
-    for (const auto &[id, mark] : dirty_drivers) todo.emplace_back(id);
+    for (const auto &[id, mark] : p.dirty_drivers) todo.emplace_back(id);
     std::vector<std::pair<std::string, int64_t>> known;
-    known.reserve(fresh_drivers.size());
-    for (const auto &[id, person] : fresh_drivers)
-        if (!have_state.count(id) && !dirty_drivers.count(id)) known.emplace_back(id, person);
+    known.reserve(p.fresh_drivers.size());
+    for (const auto &[id, person] : p.fresh_drivers)
+        if (!p.have_state.count(id) && !p.dirty_drivers.count(id)) known.emplace_back(id, person);
     std::sort(known.begin(), known.end());
-    std::vector<std::string> ids;
-    std::vector<int64_t> persons;
+    ToRecompute todo_drivers;
+    std::vector<std::string> &ids = todo_drivers.ids;
+    std::vector<int64_t> &persons = todo_drivers.persons;
     ids.reserve(known.size() + todo.size());
     persons.reserve(known.size() + todo.size());
     for (auto &[id, person] : known) {
@@ -342,24 +341,30 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     known = {};
     const size_t looked_up = ids.size();  // the dirty drivers' rows follow
     if (!todo.empty()) {
-        spi.exec(ct4::sql::claims_load::driver_persons, {pg::p_text_array(todo)}, true);
-        const int driver = spi.column("driver_id"), person = spi.column("person_key");
-        for (uint64_t i = 0, n = spi.rows(); i < n; i++) {
-            ids.push_back(*spi.get_text(i, driver));
-            persons.push_back(spi.get_int8(i, person));
+        p.spi.exec(ct4::sql::claims_load::driver_persons, {pg::p_text_array(todo)}, true);
+        const int driver = p.spi.column("driver_id"), person = p.spi.column("person_key");
+        for (uint64_t i = 0, n = p.spi.rows(); i < n; i++) {
+            ids.push_back(*p.spi.get_text(i, driver));
+            persons.push_back(p.spi.get_int8(i, person));
         }
         free_result();
     }
     std::unordered_set<std::string> linked(ids.begin() + (long)looked_up, ids.end());
-    std::vector<std::optional<std::string>> drop;  // states of drivers with no dated lead
     for (const auto &t : todo)
-        if (!linked.count(*t)) drop.push_back(t);
+        if (!linked.count(*t)) p.drop.push_back(t);
+    return todo_drivers;
+}
+
+// 4b. Recompute them from the raw tables, a batch of drivers at a time.
+void recompute_drivers(CachedPass &p, const ToRecompute &todo_drivers, const Progress &progress) {
+    const std::vector<std::string> &ids = todo_drivers.ids;
+    const std::vector<int64_t> &persons = todo_drivers.persons;
     // Under the run's lock (write) an empty ledger stays empty until the
     // filing: no ledger probes per batch (45 queries in a first full run).
     bool ledger_empty = false;
-    if (write) {
-        spi.exec(sql::any_claim);
-        ledger_empty = !spi.get_bool(0, spi.column("any_claim"));
+    if (p.write) {
+        p.spi.exec(sql::any_claim);
+        ledger_empty = !p.spi.get_bool(0, p.spi.column("any_claim"));
     }
     // A rebuild over every lead reads the trips with one sequential scan
     // instead of a primary-key probe per driver when the drivers are many
@@ -368,96 +373,136 @@ std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, co
     // each); kScanRowsPerProbe keeps a margin.
     TripScan scan;
     bool scanned = false;
-    if (all_leads_known && !ids.empty()) {
-        spi.exec(sql::trips_estimate);
-        int64_t rows = spi.get_int8(0, spi.column("estimated_rows"));
-        scanned = (double)ids.size() * kScanRowsPerProbe >= (double)rows;
+    if (p.all_leads_known && !ids.empty()) {
+        p.spi.exec(sql::trips_estimate);
+        int64_t estimated = p.spi.get_int8(0, p.spi.column("estimated_rows"));
+        scanned = (double)ids.size() * kScanRowsPerProbe >= (double)estimated;
     }
     if (scanned) {
         std::vector<cc::Day> from(ids.size(), 0), to(ids.size(), 0);
         std::vector<cc::DriverLead> leads;
         for (size_t k = 0; k < ids.size(); k++) {
             leads.clear();
-            all_leads.leads_of(persons[k], leads);
-            if (auto range = trip_range(leads, ctx.window_days)) std::tie(from[k], to[k]) = *range;
+            p.all_leads.leads_of(persons[k], leads);
+            if (auto range = trip_range(leads, p.ctx.window_days))
+                std::tie(from[k], to[k]) = *range;
         }
-        scan.read(spi, ids, from, to);
-        out.trips_scanned = true;
+        scan.read(p.spi, ids, from, to);
+        p.out.trips_scanned = true;
     }
     const int64_t total = (int64_t)ids.size();
-    std::unordered_set<std::string> stored_state;  // recomputed drivers whose state is written
     for (size_t lo = 0; lo < ids.size(); lo += kDriverBatch) {
         size_t hi = std::min(ids.size(), lo + kDriverBatch);
         std::vector<std::string> batch_ids(ids.begin() + (long)lo, ids.begin() + (long)hi);
         std::vector<int64_t> batch_persons(persons.begin() + (long)lo, persons.begin() + (long)hi);
         auto inputs =
-            load_inputs(spi, batch_ids, batch_persons, ctx.window_days,
-                        all_leads_known ? &all_leads : nullptr, scanned ? &scan : nullptr, lo);
-        if (!ledger_empty) load_claims(spi, batch_ids, inputs);
+            load_inputs(p.spi, batch_ids, batch_persons, p.ctx.window_days,
+                        p.all_leads_known ? &p.all_leads : nullptr, scanned ? &scan : nullptr, lo);
+        if (!ledger_empty) load_claims(p.spi, batch_ids, inputs);
         for (size_t k = 0; k < batch_ids.size(); k++) {
             auto last = last_lead_date(inputs[k]);
             if (!last) {
-                drop.emplace_back(batch_ids[k]);
+                p.drop.emplace_back(batch_ids[k]);
                 continue;
             }
-            if (write && *last >= new_cover) {
-                stored_state.insert(batch_ids[k]);
-                update->states.push_back(
+            if (p.write && *last >= p.new_cover) {
+                p.stored_state.insert(batch_ids[k]);
+                p.update->states.push_back(
                     {batch_ids[k], batch_persons[k], *last, cc::encode_facts(inputs[k])});
             }
-            if (*last >= ctx.cutoff) decide(batch_ids[k], batch_persons[k], inputs[k]);
+            if (*last >= p.ctx.cutoff) p.decide(batch_ids[k], batch_persons[k], inputs[k]);
         }
-        out.drivers_recomputed += (int64_t)batch_ids.size();
-        if (progress) progress((int64_t)hi, total, (int64_t)rows.size());
+        p.out.drivers_recomputed += (int64_t)batch_ids.size();
+        if (progress) progress((int64_t)hi, total, (int64_t)p.rows.size());
         pg::check_interrupts();
     }
+}
 
-    cut_rows(rows, opt);
-
-    // 5. What to store after the filing (store_cache), with the INVALID rows
+// 5. What to store after the filing (store_cache), with the INVALID rows
+// this run reports (counts): stored with the lead or the driver they
+// belong to, so that later runs over the same inputs skip them.
+void prepare_cache_update(CachedPass &p) {
     // this run reports (counts): stored with the lead or the driver they
     // belong to, so that later runs over the same inputs skip them.
-    if (write) {
+    if (p.write) {
         std::unordered_map<int64_t, size_t> fresh_invalid;
-        for (size_t k = 0; k < invalid_store.size(); k++)
-            fresh_invalid.emplace(invalid_store[k].lead_id, k);
-        for (const auto &r : rows) {
+        for (size_t k = 0; k < p.update->invalid.size(); k++)
+            fresh_invalid.emplace(p.update->invalid[k].lead_id, k);
+        for (const auto &r : p.rows) {
             if (r.decision != cc::Decision::Invalid || r.reported) continue;
             if (!r.milestone_value) {  // lead level
-                if (!fresh_leads.count(r.lead_id))
-                    update->reported_leads.push_back(r.lead_id);
+                if (!p.fresh_leads.count(r.lead_id))
+                    p.update->reported_leads.push_back(r.lead_id);
                 else if (auto it = fresh_invalid.find(r.lead_id); it != fresh_invalid.end())
-                    invalid_store[it->second].reported = true;
+                    p.update->invalid[it->second].reported = true;
                 continue;
             }
-            const std::string &id = out.drivers[(size_t)r.driver_ix];
+            const std::string &id = p.out.drivers[(size_t)r.driver_ix];
             // A recomputed driver that is stored: its state is rewritten with
             // reported = '{}' first. A recomputed one not stored: nothing.
-            if (!from_cache.count(r.driver_ix) && !stored_state.count(id)) continue;
-            update->reported_drivers.emplace_back(id);
-            update->reported_lead_ids.push_back(r.lead_id);
-            update->reported_milestones.push_back(*r.milestone_value);
+            if (!p.from_cache.count(r.driver_ix) && !p.stored_state.count(id)) continue;
+            p.update->reported_drivers.emplace_back(id);
+            p.update->reported_lead_ids.push_back(r.lead_id);
+            p.update->reported_milestones.push_back(*r.milestone_value);
         }
-        update->drop = std::move(drop);
-        update->touched_leads.assign(fresh_leads.begin(), fresh_leads.end());
-        update->touched_leads.insert(update->touched_leads.end(), dirty_lead_ids.begin(),
-                                     dirty_lead_ids.end());
-        for (const auto &[id, mark] : dirty_drivers)
+        p.update->drop = std::move(p.drop);
+        p.update->touched_leads.assign(p.fresh_leads.begin(), p.fresh_leads.end());
+        p.update->touched_leads.insert(p.update->touched_leads.end(), p.dirty_lead_ids.begin(),
+                                       p.dirty_lead_ids.end());
+        for (const auto &[id, mark] : p.dirty_drivers)
             if (mark >= 0) {
-                update->mark_drivers.emplace_back(id);
-                update->mark_driver_marks.push_back(mark);
+                p.update->mark_drivers.emplace_back(id);
+                p.update->mark_driver_marks.push_back(mark);
             }
-        update->mark_leads = std::move(dirty_lead_ids);
-        update->mark_lead_marks = std::move(dirty_lead_marks);
-        update->rebuilt = !valid;
-        update->window_days = ctx.window_days;
-        update->signature = ctx.signature;
-        update->covered_from = new_cover;
-        out.cache_update = std::move(update);
+        p.update->mark_leads = std::move(p.dirty_lead_ids);
+        p.update->mark_lead_marks = std::move(p.dirty_lead_marks);
+        p.update->rebuilt = !p.valid;
+        p.update->window_days = p.ctx.window_days;
+        p.update->signature = p.ctx.signature;
+        p.update->covered_from = p.new_cover;
+        p.out.cache_update = std::move(p.update);
     }
+}
 
-    out.rows = std::move(rows);
-    return out;
+}  // namespace
+
+std::optional<Decisions> decide_cached(pg::Spi &spi, const ScopeOptions &opt, const Context &ctx,
+                                       const Progress &progress) {
+    CachedPass p(spi, opt, ctx);
+    p.write = opt.write_cache;
+    // The ledger is part of the cached facts: no other writer between our
+    // read of it and our commit (the job is its only writer anyway).
+    if (p.write) spi.exec(sql::lock_ledger);
+
+    spi.exec(sql::cache_meta);
+    p.valid = spi.rows() == 1 && spi.get_int4(0, spi.column("window_days")) == ctx.window_days &&
+              spi.get_text(0, spi.column("milestones")).value_or("") == ctx.signature;
+    p.covered = p.valid ? (cc::Day)spi.get_int4(0, spi.column("covered_from")) : kNoCoverage;
+    free_result();
+    const cc::Day today = ctx.cutoff + opt.days_back;
+    p.new_cover = std::min(p.covered, std::max(ctx.cutoff, today - kHorizon));
+    std::optional<pg::FreshSnapshot> after_writers;
+    if (!p.valid) {
+        if (!p.write) return std::nullopt;
+        // Writers whose triggers saw no cache skipped their marks
+        // (ct4._claims_cache_active): wait for them to commit, then read with
+        // a snapshot that sees them; later writers wait for our commit.
+        spi.exec(sql::lock_for_rebuild);
+        spi.exec(sql::reset_cache);
+        after_writers.emplace();
+    }
+    p.out.cached = true;
+    p.out.window_days = ctx.window_days;
+    p.out.cutoff = ctx.cutoff;
+
+    read_dirty_marks(p);
+    decide_leads(p);
+    decide_cached_drivers(p);
+    recompute_drivers(p, drivers_to_recompute(p), progress);
+    cut_rows(p.rows, opt);
+    prepare_cache_update(p);
+    p.out.rows = std::move(p.rows);
+    return std::move(p.out);
 }
 
 void store_cache(pg::Spi &spi, const Decisions &d) {
