@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 
@@ -175,4 +176,67 @@ TEST(Matcher, ABestDriverLinkedToAnotherPersonIsAConflict) {
     EXPECT_TRUE(r.conflict);
     EXPECT_FALSE(r.linked_now);
     EXPECT_FALSE(m.persons.at(7).has_driver);
+}
+
+// Issue 13: relatives who share the family phone are not one person, in the
+// identity step and in the driver step (SPEC 4.2 amended).
+TEST(Matcher, BrotherWithTheFamilyPhoneIsAWeakMatchAndNoNewPerson) {
+    Matcher m{{}};
+    add_person(m, 7, raw("José Pérez Quispe", "912121212", "Q90909090", nullptr));
+    Lead &l = add_lead(m, 1, raw("Juan Perez Quispe", "912121212", nullptr, nullptr));
+    m.eval_identity(l);
+    EXPECT_EQ(l.decision, Decision::WeakMatch);
+    EXPECT_EQ(l.person, 0);
+    EXPECT_EQ(m.new_person_count, 0);
+    ASSERT_EQ(l.ranked.size(), 1u);
+    EXPECT_TRUE(l.ranked[0].score.name_conflict);
+}
+
+TEST(Matcher, BrotherWhoDrivesIsNotThePersonsDriver) {
+    Matcher m{{}};
+    add_person(m, 7, raw("Luis Rojas Soto", "933303303", nullptr, nullptr));
+    m.add_driver(driver("D-LUCAS", raw("Lucas Rojas Soto", "933303303", "L31313131", nullptr)));
+    m.eval_driver(7);
+    const DriverResult &r = m.driver_results.at(7);
+    EXPECT_EQ(r.decision, Decision::WeakMatch);
+    EXPECT_FALSE(r.linked_now);
+    EXPECT_FALSE(m.persons.at(7).has_driver);
+}
+
+// Hostile rows: a person keeps at most kMaxNamesCompared names (the first in
+// byte order, whatever the order they come in).
+TEST(Matcher, APersonKeepsTheFirstEightNamesInByteOrder) {
+    Matcher m{{}}, r{{}};
+    const char *names[] = {"Zoe Uno",  "Ana Dos",   "Eva Tres",  "Ida Cuatro", "Ola Cinco",
+                           "Uma Seis", "Bea Siete", "Cora Ocho", "Dina Nueve", "Fe Diez"};
+    for (const char *n : names) add_person(m, 7, raw(n, nullptr, "Q77777777", nullptr));
+    for (int i = 9; i >= 0; i--) add_person(r, 7, raw(names[i], nullptr, "Q77777777", nullptr));
+    const auto &k = m.persons.at(7).keys;
+    EXPECT_EQ(k.names.size(), ct4::core::kMaxNamesCompared);
+    EXPECT_TRUE(k.names_capped);
+    EXPECT_TRUE(std::is_sorted(k.names.begin(), k.names.end()));
+    EXPECT_EQ(k.names, r.persons.at(7).keys.names);
+    EXPECT_EQ(std::find(k.names.begin(), k.names.end(), "uno zoe"), k.names.end());
+}
+
+// A key held by more than kMaxPersonsPerKey persons finds no candidates; it
+// still scores for those found by another key.
+TEST(Matcher, AKeyHeldByTooManyPersonsFindsNoCandidates) {
+    Matcher m{{}};
+    const int n = (int)ct4::core::kMaxPersonsPerKey + 1;
+    for (int p = 1; p <= n; p++)
+        add_person(
+            m, p,
+            raw("Ana Soto", "999999999", ("L" + std::to_string(50000000 + p)).c_str(), nullptr));
+    Lead &shared = add_lead(m, 1, raw("Rosa Vega", "999999999", nullptr, nullptr));
+    m.eval_identity(shared);
+    EXPECT_EQ(shared.decision, Decision::Ambiguous);  // never a new person
+    EXPECT_TRUE(shared.ranked.empty());
+    ASSERT_EQ(shared.keys_over_bound.size(), 1u);
+    EXPECT_EQ(shared.keys_over_bound[0].holders, (size_t)n);
+    Lead &own = add_lead(m, 2, raw("Ana Soto", "999999999", "L50000005", nullptr));
+    m.eval_identity(own);
+    EXPECT_EQ(own.decision, Decision::Link);
+    EXPECT_EQ(own.person, 5);
+    EXPECT_TRUE(own.ranked[0].score.phone);  // the shared phone still scores
 }
