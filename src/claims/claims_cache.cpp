@@ -130,7 +130,7 @@ struct CachedPass {
     PersonLeads all_leads;  // every lead, when a rebuild read them all
     bool all_leads_known = false;
     std::unordered_set<std::string> have_state;
-    std::unordered_set<int64_t> from_cache;        // driver_ix decided from the cache
+    std::vector<bool> from_cache;                  // by driver_ix: decided from the cache
     std::unordered_set<std::string> stored_state;  // recomputed drivers whose state is written
     std::vector<std::optional<std::string>> drop;  // states of drivers with no dated lead
 
@@ -142,7 +142,8 @@ struct CachedPass {
         }
         return it->second;
     }
-    void decide(const std::string &id, int64_t person, const cc::DriverInput &in) {
+    // Returns the driver's index.
+    int64_t decide(const std::string &id, int64_t person, const cc::DriverInput &in) {
         int64_t ix = driver_of(id, person);
         out.driver_person[(size_t)ix] = person;
         pg::check_interrupts();
@@ -151,6 +152,7 @@ struct CachedPass {
             r.driver_ix = ix;
             rows.push_back(std::move(r));
         }
+        return ix;
     }
     // The INVALID row of a lead in scope that fails a lead-level condition.
     void add_lead_row(const CacheUpdate::InvalidLead &l) {
@@ -291,8 +293,9 @@ void decide_cached_drivers(CachedPass &p) {
                 SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, claims_col, &isnull);
             if (!isnull) d.in.claims = claims_of_array(claims);
             const size_t first_row = p.rows.size();
-            p.decide(d.id, d.person, d.in);
-            p.from_cache.insert(p.driver_ix[d.id]);
+            size_t ix = (size_t)p.decide(d.id, d.person, d.in);
+            if (p.from_cache.size() <= ix) p.from_cache.resize(ix + 1 + cached);
+            p.from_cache[ix] = true;
             Datum rep =
                 SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, reported_col, &isnull);
             if (!isnull) {
@@ -440,7 +443,9 @@ void prepare_cache_update(CachedPass &p) {
             const std::string &id = p.out.drivers[(size_t)r.driver_ix];
             // A recomputed driver that is stored: its state is rewritten with
             // reported = '{}' first. A recomputed one not stored: nothing.
-            if (!p.from_cache.count(r.driver_ix) && !p.stored_state.count(id)) continue;
+            bool cached =
+                (size_t)r.driver_ix < p.from_cache.size() && p.from_cache[(size_t)r.driver_ix];
+            if (!cached && !p.stored_state.count(id)) continue;
             p.update->reported_drivers.emplace_back(id);
             p.update->reported_lead_ids.push_back(r.lead_id);
             p.update->reported_milestones.push_back(*r.milestone_value);
