@@ -137,7 +137,8 @@ th,td{text-align:left;padding:4px 8px;border-bottom:1px solid #e6e9ee;vertical-a
 th{background:#f0f2f5;white-space:nowrap}
 td.n,th.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 svg{display:block;width:100%;height:auto}
-.chart{max-width:900px}
+.chart{max-width:900px;min-width:540px}
+.figs{white-space:nowrap;font-size:.9em}
 .axis{stroke:#8a97a6;stroke-width:1}
 .grid{stroke:#e1e5ea;stroke-width:1}
 .tick{font-size:10px;fill:#5b6b7c}
@@ -268,7 +269,7 @@ BEGIN
     IF n = 0 THEN
         page := page || '<p class="empty">No lead with a lead_date yet: the chart appears when raw.module_ct_cabinet_leads has rows.</p>';
     ELSE
-        page := page || ct4._dashboard_bars(ws, ni, nd, nt, tnc, ok)
+        page := page || '<div class="scroll">' || ct4._dashboard_bars(ws, ni, nd, nt, tnc, ok) || '</div>'
              || '<ul class="legend"><li><i class="st1"></i>NO_IDENTITY</li><li><i class="st2"></i>NO_DRIVER</li>'
                 '<li><i class="st3"></i>NO_TRIPS_14D</li><li><i class="st4"></i>TRIPS_NO_CLAIM</li><li><i class="st5"></i>OK</li></ul>'
              || '<div class="scroll"><table><thead><tr><th>week_start</th><th class="n">leads_total</th>'
@@ -306,7 +307,7 @@ BEGIN
     -- 002: processed, newly_linked, errors ...) and its error, if any.
     SELECT string_agg(format('<tr><td><strong>%s</strong><br><small>%s</small></td><td>%s</td><td>%s</td>'
                              '<td><span class="badge %s">%s</span>%s</td><td>%s</td><td class="n">%s</td>'
-                             '<td>%s</td><td class="n">%s</td><td class="n">%s / %s</td><td>%s</td></tr>',
+                             '<td>%s</td><td class="n">%s</td><td class="n">%s / %s</td><td class="figs">%s</td></tr>',
                              ct4._html(s.job_name), ct4._html(j.description),
                              CASE WHEN s.enabled THEN 'yes' ELSE 'no' END, ct4._html(coalesce(s.schedule, '—')),
                              CASE WHEN s.running THEN 'neutral' WHEN s.last_status IN ('SUCCESS', 'DRY_RUN') THEN 'ok'
@@ -321,7 +322,7 @@ BEGIN
                              ct4._html(s.total_runs::text), ct4._html(s.total_failures::text),
                              ct4._html(s.consecutive_failures::text),
                              coalesce((SELECT string_agg(ct4._html(e.key) || ' <b>' || ct4._html(e.value #>> '{}') || '</b>',
-                                                         ', ' ORDER BY e.key)
+                                                         '<br>' ORDER BY e.key)
                                          FROM jsonb_each(CASE WHEN jsonb_typeof(r.stats) = 'object' THEN r.stats ELSE '{}' END) e
                                         WHERE jsonb_typeof(e.value) IN ('number', 'string', 'boolean')
                                           AND e.key NOT IN ('run_id', 'status', 'duration_ms')), '—')),
