@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
       libtap-parser-sourcehandler-pgtap-perl libgtest-dev libbenchmark-dev g++ make clang-format
-      prometheus-postgres-exporter curl)
+      prometheus-postgres-exporter curl chromium python3)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -3,7 +3,7 @@
 # installs the extension, runs the GoogleTest unit tests, starts a throwaway
 # cluster with pg_cron, runs pg_regress (sql/ + expected/, `make
 # installcheck`), pgTAP (test/pgtap/*.sql through pg_prove) and the shell
-# tests (dump/restore, Prometheus), always stops the cluster, and ends with
+# tests (dump/restore, Prometheus, the dashboard in chromium), always stops the cluster, and ends with
 # the line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -96,6 +96,9 @@ tap_script dump/restore test/dump_restore.sh
 
 echo "== Prometheus (exporter, textfile)"
 tap_script prometheus test/prometheus.sh
+
+echo "== browser (chromium headless: the dashboard)"
+tap_script browser test/browser.sh
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
