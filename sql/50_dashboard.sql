@@ -44,15 +44,7 @@ BEGIN;
 SET client_min_messages = warning;
 TRUNCATE raw.module_ct_cabinet_leads, canon.persons, canon.identity_links, ops.cabinet_claims_14d,
          ct4.job_runs, ct4.alert_events, ct4.jobs CASCADE;
-DO $$
-BEGIN   -- a CRM without a report (the table is made when the CRM is not installed)
-    IF to_regclass('crm.daily_reports') IS NULL THEN
-        CREATE SCHEMA IF NOT EXISTS crm;
-        CREATE TABLE crm.daily_reports (report_date date PRIMARY KEY, report jsonb NOT NULL,
-                                        created_at timestamptz NOT NULL, run_id bigint NOT NULL);
-    END IF;
-    DELETE FROM crm.daily_reports;
-END $$;
+\i test/fixtures/dashboard_crm_empty.sql
 RESET client_min_messages;
 SELECT * FROM pg_temp.page_lines(ct4.dashboard_html(520)) WHERE line NOT LIKE 'Database %';
 ROLLBACK;
