@@ -21,7 +21,7 @@ SELECT * FROM ct4.reconcile_claims_14d(36500, 100000000);
 SELECT * FROM ct4.check_limbo_alerts();
 VACUUM ANALYZE;
 SQL
-psql -X -At -d $db -v runs="$runs" <<'SQL'
+PGOPTIONS='-c client_min_messages=warning' psql -X -At -d $db -v runs="$runs" <<'SQL'
 CREATE TEMP TABLE t (what text, run int, ms numeric);
 SELECT set_config('bench.runs', :'runs', false);
 DO $$
@@ -37,7 +37,8 @@ BEGIN
         t0 := clock_timestamp();
         x := ct4.dashboard_html();
         INSERT INTO t VALUES ('ct4.dashboard_html()', i, extract(epoch FROM clock_timestamp() - t0) * 1000);
-        -- the same rows, read by plain SQL, no page
+        -- the same rows, read by plain SQL, no page, with JIT off as in both functions
+        PERFORM set_config('jit', 'off', true);
         t0 := clock_timestamp();
         SELECT count(*) INTO n FROM (SELECT * FROM ops.v_cabinet_14d_funnel_audit_weekly
                                       ORDER BY week_start DESC LIMIT 12) w;
@@ -45,6 +46,7 @@ BEGIN
         SELECT count(*) INTO n FROM ct4.alert_events e WHERE e.resolved_at IS NULL;
         INSERT INTO t VALUES ('plain SQL: weekly view + job_status + open alerts', i,
                               extract(epoch FROM clock_timestamp() - t0) * 1000);
+        PERFORM set_config('jit', 'on', true);
     END LOOP;
 END $$;
 SELECT format('%s: %s ms', what, string_agg(round(ms, 1)::text, ', ' ORDER BY run)) FROM t GROUP BY what ORDER BY what;

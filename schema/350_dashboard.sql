@@ -227,8 +227,10 @@ BEGIN
     RETURN out;
 END $$;
 
+-- jit = off as in ct4.metrics(): the page's statements are small, and
+-- compiling them would cost more than running them.
 CREATE FUNCTION ct4.dashboard_html(weeks integer DEFAULT 12) RETURNS text
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
 DECLARE
     ws   date[];
     ni   integer[];
