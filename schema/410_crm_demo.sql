@@ -13,10 +13,11 @@
 -- bursts); the last one is the customer's in 15 % of the active
 -- conversations (unanswered) and 30 % of the others. A
 -- seller reply comes after the seller's own speed (fast: median ~4 min,
--- medium ~20, slow ~75); customers answer within hours. 62 % of the
--- conversations are active (30 % of those talked within the last 3 hours,
--- 60 % within 5 days, 10 % have been silent for 7 to 15 days: work for the
--- cleanup), 23 % archived (silent for 8 to 38 days), 15 % closed.
+-- medium ~20, slow ~75); customers answer within hours. Conversations
+-- last spoke over the 60 days before the anchor (3 % within its last 6
+-- hours); 15 % are closed, the others active while they spoke within 7 days
+-- (5 % of the older ones are still active: work for the cleanup), else
+-- archived.
 -- Leads: every status (new 22 %, contacted 20 %, interested 18 %,
 -- negotiation 10 %, converted 15 %, lost 15 %); 8 % of new and contacted
 -- leads are hot (probability above 0.8); a third of the follow-ups are due.
@@ -56,27 +57,23 @@ BEGIN
 
     -- Messages first (a thread's times are counted back from its last
     -- message); conversations and leads take their times from them.
-    DROP TABLE IF EXISTS pg_temp._crm_demo_msgs;
     CREATE TEMP TABLE _crm_demo_msgs ON COMMIT DROP AS
     WITH c AS (
         SELECT c, 1 + ct4._demo_h(c, 54, s, n::integer) AS seller, 2 + ct4._demo_h(c, 55, s, 17) AS len,
-               CASE WHEN ct4._demo_u(c, 56, s) < 0.62 THEN 'active'
-                    WHEN ct4._demo_u(c, 56, s) < 0.85 THEN 'archived' ELSE 'closed' END AS status
+               -- days since the last message: 3 % within the last 6 hours, the rest over 60 days
+               CASE WHEN ct4._demo_u(c, 57, s) < 0.03 THEN ct4._demo_u(c, 58, s) / 4
+                    ELSE ct4._demo_u(c, 58, s) * 60 END AS age_days
           FROM generate_series(1::bigint, conv) c WHERE n > 0 OFFSET 0),
     c2 AS (
-        SELECT c.*, anchor - CASE c.status
-                   WHEN 'active' THEN CASE WHEN ct4._demo_u(c.c, 57, s) < 0.3
-                                           THEN ct4._demo_u(c.c, 58, s) * interval '3 hours'
-                                           WHEN ct4._demo_u(c.c, 57, s) < 0.9
-                                           THEN ct4._demo_u(c.c, 58, s) ^ 2 * interval '5 days'
-                                           ELSE interval '7 days' + ct4._demo_u(c.c, 58, s) * interval '8 days' END
-                   WHEN 'archived' THEN interval '8 days' + ct4._demo_u(c.c, 58, s) * interval '30 days'
-                   ELSE interval '1 day' + ct4._demo_u(c.c, 58, s) * interval '20 days' END AS last_at,
+        SELECT c.*, anchor - c.age_days * interval '1 day' AS last_at,
+               CASE WHEN ct4._demo_u(c.c, 56, s) < 0.15 THEN 'closed'
+                    WHEN c.age_days < 7 OR ct4._demo_u(c.c, 56, s) > 0.95 THEN 'active'
+                    ELSE 'archived' END AS status,
                CASE WHEN ct4._demo_u(c.seller, 59, s) < 0.4 THEN 4.0
                     WHEN ct4._demo_u(c.seller, 59, s) < 0.8 THEN 20.0 ELSE 75.0 END AS speed
           FROM c OFFSET 0),
     m AS (
-        SELECT c2.c, c2.last_at, k,
+        SELECT c2.c, c2.last_at, c2.status, k,
                CASE WHEN k = 1 THEN true
                     WHEN k = c2.len THEN ct4._demo_u(c2.c, 69, s) < CASE c2.status WHEN 'active' THEN 0.15 ELSE 0.3 END
                     ELSE ct4._demo_u(c2.c * 32 + k, 60, s) < 0.55 END AS cust,
@@ -84,14 +81,14 @@ BEGIN
                ct4._demo_u(c2.c * 32 + k, 61, s) AS u, c2.speed
           FROM c2 CROSS JOIN LATERAL generate_series(1, c2.len) k OFFSET 0),
     g AS (
-        SELECT m.c, m.k, m.cust, m.last_at,
+        SELECT m.c, m.k, m.cust, m.last_at, m.status,
                CASE WHEN m.k = 1 THEN 0
                     WHEN m.cust AND m.prev_cust THEN 0.3 + m.u * 8                 -- a burst
                     WHEN m.cust THEN 5 + m.u * 240                                 -- the customer comes back
                     WHEN m.prev_cust THEN m.speed * (0.2 + 1.6 * m.u ^ 2)          -- a reply
                     ELSE 0.5 + m.u * 5 END AS gap_min                              -- a second seller message
           FROM m)
-    SELECT g.c, g.k, g.cust,
+    SELECT g.c, g.k, g.cust, g.status,
            g.last_at - coalesce(sum(g.gap_min) OVER (PARTITION BY g.c ORDER BY g.k DESC
                                                      ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
                        * interval '1 minute' AS sent_at
@@ -128,10 +125,8 @@ BEGIN
     INSERT INTO crm.conversations (conversation_id, assigned_seller_id, lead_id, status, last_message_time,
                                    last_message_from_customer, created_at)
     SELECT a.c, 1 + ct4._demo_h(a.c, 54, s, n::integer), a.c,
-           CASE WHEN ct4._demo_u(a.c, 56, s) < 0.62 THEN 'active'
-                WHEN ct4._demo_u(a.c, 56, s) < 0.85 THEN 'archived' ELSE 'closed' END,
-           a.last_at, a.last_cust, a.first_at
-      FROM (SELECT m.c, min(m.sent_at) AS first_at, max(m.sent_at) AS last_at,
+           a.status, a.last_at, a.last_cust, a.first_at
+      FROM (SELECT m.c, min(m.status) AS status, min(m.sent_at) AS first_at, max(m.sent_at) AS last_at,
                    (array_agg(m.cust ORDER BY m.k DESC))[1] AS last_cust
               FROM _crm_demo_msgs m GROUP BY 1) a;
 

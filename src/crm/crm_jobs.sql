@@ -24,45 +24,61 @@ perf AS (
                    FROM day, ct4._crm_replies(ct4._crm_day_start(day.d), ct4._crm_day_start(day.d + 1), $1) x
                   GROUP BY 1) r ON r.seller_id = s.seller_id
      WHERE s.active),
+-- The conditions as bare facts (cheap); a message and details are built
+-- only for the episodes not notified yet.
 cand AS (
     SELECT 'UNANSWERED_CONVERSATION'::text AS kind, un.seller_id, un.conversation_id AS subject_id,
-           ct4._crm_episode(un.last_message_at) AS episode,
-           pg_catalog.format('conversation %s has waited %s min for a reply from seller %s',
-                             un.conversation_id,
-                             pg_catalog.floor(extract(epoch FROM $1 - un.last_message_at) / 60), un.seller_id) AS message,
-           pg_catalog.jsonb_build_object('conversation_id', un.conversation_id, 'lead_id', un.lead_id,
-                                         'last_customer_message_at', un.last_message_at,
-                                         'waiting_minutes', pg_catalog.floor(extract(epoch FROM $1 - un.last_message_at) / 60)) AS details
+           ct4._crm_episode(un.last_message_at) AS episode, un.last_message_at AS at_time,
+           un.lead_id::numeric AS num1, NULL::numeric AS num2, NULL::numeric AS num3, NULL::numeric AS num4, NULL::text AS txt
       FROM un
     UNION ALL
     SELECT 'HOT_LEAD', h.seller_id, h.lead_id, coalesce(ct4._crm_episode(h.last_contact_time), 'never'),
-           pg_catalog.format('hot lead %s (probability %s) has not been contacted %s', h.lead_id,
-                             pg_catalog.round(h.conversion_probability::numeric, 2),
-                             coalesce('since ' || ct4._crm_episode(h.last_contact_time), 'yet')),
-           pg_catalog.jsonb_build_object('lead_id', h.lead_id,
-                                         'conversion_probability', pg_catalog.round(h.conversion_probability::numeric, 4),
-                                         'last_contact_time', h.last_contact_time)
+           h.last_contact_time, h.conversion_probability::numeric, NULL, NULL, NULL, NULL
       FROM ct4._crm_hot_leads($1) h
     UNION ALL
-    SELECT 'FOLLOW_UP_DUE', l.seller_id, l.lead_id, ct4._crm_episode(l.next_follow_up),
-           pg_catalog.format('follow-up of lead %s (%s) was due at %s', l.lead_id, l.status,
-                             ct4._crm_episode(l.next_follow_up)),
-           pg_catalog.jsonb_build_object('lead_id', l.lead_id, 'status', l.status, 'next_follow_up', l.next_follow_up)
+    SELECT 'FOLLOW_UP_DUE', l.seller_id, l.lead_id, ct4._crm_episode(l.next_follow_up), l.next_follow_up,
+           NULL, NULL, NULL, NULL, l.status
       FROM crm.leads l
      WHERE l.status IN ('interested', 'negotiation') AND l.next_follow_up <= $1 AND l.created_at <= $1
     UNION ALL
-    SELECT 'SELLER_PERFORMANCE', p.seller_id, p.seller_id, p.d::text,
-           pg_catalog.format('seller %s on %s: %s unanswered conversations (max %s), average response time %s (max %s min)',
-                             p.seller_id, p.d, p.unanswered, p.unanswered_max,
-                             coalesce(pg_catalog.round(p.avg_min::numeric, 1) || ' min', 'none'), p.response_max),
-           pg_catalog.jsonb_build_object('day', p.d, 'unanswered', p.unanswered, 'unanswered_max', p.unanswered_max,
-                                         'avg_response_time_minutes', pg_catalog.round(p.avg_min::numeric, 2),
-                                         'response_minutes_max', p.response_max)
+    SELECT 'SELLER_PERFORMANCE', p.seller_id, p.seller_id, pg_catalog.to_char(p.d, 'YYYY-MM-DD'), NULL,
+           p.unanswered, p.unanswered_max, p.avg_min::numeric, p.response_max::numeric, NULL
       FROM perf p
      WHERE p.unanswered > p.unanswered_max OR p.avg_min > p.response_max),
 ins AS (
     INSERT INTO crm.notifications AS n (kind, seller_id, subject_id, episode, message, details, created_at, run_id)
-    SELECT c.kind, c.seller_id, c.subject_id, c.episode, c.message, c.details, $1, $2 FROM cand c
+    SELECT c.kind, c.seller_id, c.subject_id, c.episode,
+           CASE c.kind
+               WHEN 'UNANSWERED_CONVERSATION' THEN
+                   pg_catalog.format('conversation %s has waited %s min for a reply from seller %s', c.subject_id,
+                                     pg_catalog.floor(extract(epoch FROM $1 - c.at_time) / 60), c.seller_id)
+               WHEN 'HOT_LEAD' THEN
+                   pg_catalog.format('hot lead %s (probability %s) has not been contacted %s', c.subject_id,
+                                     pg_catalog.round(c.num1, 2), coalesce('since ' || ct4._crm_episode(c.at_time), 'yet'))
+               WHEN 'FOLLOW_UP_DUE' THEN
+                   pg_catalog.format('follow-up of lead %s (%s) was due at %s', c.subject_id, c.txt, c.episode)
+               ELSE
+                   pg_catalog.format('seller %s on %s: %s unanswered conversations (max %s), average response time %s (max %s min)',
+                                     c.subject_id, c.episode, c.num1, c.num2,
+                                     coalesce(pg_catalog.round(c.num3, 1) || ' min', 'none'), c.num4) END,
+           CASE c.kind
+               WHEN 'UNANSWERED_CONVERSATION' THEN
+                   pg_catalog.jsonb_build_object('conversation_id', c.subject_id, 'lead_id', c.num1,
+                                                 'last_customer_message_at', c.at_time,
+                                                 'waiting_minutes', pg_catalog.floor(extract(epoch FROM $1 - c.at_time) / 60))
+               WHEN 'HOT_LEAD' THEN
+                   pg_catalog.jsonb_build_object('lead_id', c.subject_id, 'conversion_probability', pg_catalog.round(c.num1, 4),
+                                                 'last_contact_time', c.at_time)
+               WHEN 'FOLLOW_UP_DUE' THEN
+                   pg_catalog.jsonb_build_object('lead_id', c.subject_id, 'status', c.txt, 'next_follow_up', c.at_time)
+               ELSE
+                   pg_catalog.jsonb_build_object('day', c.episode, 'unanswered', c.num1, 'unanswered_max', c.num2,
+                                                 'avg_response_time_minutes', pg_catalog.round(c.num3, 2),
+                                                 'response_minutes_max', c.num4) END,
+           $1, $2
+      FROM cand c
+     WHERE NOT EXISTS (SELECT FROM crm.notifications x
+                        WHERE x.kind = c.kind AND x.subject_id = c.subject_id AND x.episode = c.episode)
     ON CONFLICT (kind, subject_id, episode) DO NOTHING
     RETURNING n.*),
 counted AS (

@@ -73,11 +73,13 @@ INSERT INTO crm.messages VALUES (151, 1, false, '2026-06-11 00:01+00', 'yes!');
 SELECT is((SELECT unanswered_conversations || '/' || performance_alerts || '/' || notifications_created
              FROM ct4.crm_check_notifications('2026-06-11 02:00+00')), '6/2/1',
           'a seller reply ends the condition; it answered after 659 min: its seller is notified');
--- Episode texts are the same in every session's time zone.
+-- Episode texts are the same in every session's time zone and date style.
 SET LOCAL timezone = 'Asia/Kolkata';
+SET LOCAL datestyle = 'Postgres, MDY';
 SELECT is((SELECT notifications_created FROM ct4.crm_check_notifications('2026-06-11 02:05+00')), 0,
-          'a session in another time zone writes the same episodes: nothing new');
+          'a session in another time zone and date style writes the same episodes: nothing new');
 SET LOCAL timezone = 'UTC';
+SET LOCAL datestyle = 'ISO, MDY';
 SELECT is((SELECT sum(created_total) FROM crm.notification_counts), (SELECT count(*) FROM crm.notifications)::numeric,
           'created_total counts every notification made');
 -- Retention removes an open condition's notification: it is sent again (a reminder).
