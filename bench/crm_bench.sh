@@ -255,30 +255,26 @@ done
 ratio "first run: job / plain SQL" "$j1" "$p1"
 ratio "nothing changed: job (last rerun) / plain SQL (last rerun)" "$j" "$p"
 
+# A job twice (the second: rows replaced or the backlog's rest), then the
+# plain SQL twice in a fresh copy. compare <job SQL> <job label> <second label> <plain label> <plain SQL>
+compare() {
+    fresh
+    j=$(timed "$1"); fig "job: $2" "$j"
+    [ -z "${6:-}" ] || cnt "job: $6" "$(q -tA -c "SELECT stats - 'duration_ms' FROM ct4.job_runs ORDER BY run_id DESC LIMIT 1")"
+    fig "job: $3" "$(timed "$1")"
+    fresh
+    p=$(timed "$5"); fig "plain SQL: $4" "$p"
+    fig "plain SQL: again" "$(timed "$5")"
+    ratio "job / plain SQL" "$j" "$p"
+}
 echo "== seller metrics refresh"
-fresh
-j=$(timed "SELECT * FROM ct4.crm_refresh_seller_metrics('$AS_OF')"); fig "job: crm_refresh_seller_metrics(as_of)" "$j"
-j2=$(timed "SELECT * FROM ct4.crm_refresh_seller_metrics('$AS_OF')"); fig "job: again (rows replaced)" "$j2"
-fresh
-p=$(timed "$(plain_metrics)"); fig "plain SQL: the same figures, upserted" "$p"
-p2=$(timed "$(plain_metrics)"); fig "plain SQL: again" "$p2"
-ratio "job / plain SQL" "$j" "$p"
-
+compare "SELECT * FROM ct4.crm_refresh_seller_metrics('$AS_OF')" "crm_refresh_seller_metrics(as_of)" "again (rows replaced)" \
+    "the same figures, upserted" "$(plain_metrics)"
 echo "== cleanup: one run on the backlog (crm_cleanup_batch = 100 000)"
-fresh
-j=$(timed "SELECT * FROM ct4.crm_cleanup('$AS_OF')"); fig "job: crm_cleanup(as_of)" "$j"
-cnt "job: deleted / deleted / archived" "$(q -tA -c "SELECT concat_ws(' / ', stats->>'notifications_deleted', stats->>'metrics_deleted', stats->>'conversations_archived') FROM ct4.job_runs ORDER BY run_id DESC LIMIT 1")"
-j2=$(timed "SELECT * FROM ct4.crm_cleanup('$AS_OF')"); fig "job: the next run (the backlog's rest)" "$j2"
-fresh
-p=$(timed "$(plain_cleanup)"); fig "plain SQL: the seed's statements, bounded the same" "$p"
-ratio "job / plain SQL" "$j" "$p"
-
+compare "SELECT * FROM ct4.crm_cleanup('$AS_OF')" "crm_cleanup(as_of)" "the next run (the backlog's rest)" \
+    "the seed's statements, bounded the same" "$(plain_cleanup)" "counters"
 echo "== daily report of $DAY"
-fresh
-j=$(timed "SELECT * FROM ct4.crm_daily_report('$DAY')"); fig "job: crm_daily_report(day)" "$j"
-j2=$(timed "SELECT * FROM ct4.crm_daily_report('$DAY')"); fig "job: rerun (replaces the row)" "$j2"
-fresh
-p=$(timed "$(plain_report)"); fig "plain SQL: the same figures" "$p"
-ratio "job / plain SQL" "$j" "$p"
+compare "SELECT * FROM ct4.crm_daily_report('$DAY')" "crm_daily_report(day)" "rerun (replaces the row)" \
+    "the same figures" "$(plain_report)"
 psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $DB"
 echo "== load: $(uptime)"
