@@ -56,6 +56,28 @@ echo "== data: $(psql -X -qtA -d "$TPL" -c "SELECT (SELECT count(*) FROM crm.sel
 echo "== as_of $AS_OF, report day $DAY"
 
 # --- plain SQL, written as one would without the extension -----------------
+# The customer runs of the threads that have a seller message in [$1, $2)
+# (times as SQL expressions): threads numbered by the seller messages before
+# each message, runs = the first customer message of each number, replies =
+# each seller message of the range with the minutes from its run's first.
+replies_cte() {
+    cat <<SQL
+threads AS (
+    SELECT m.conversation_id, m.sent_at, m.from_customer,
+           sum(CASE WHEN m.from_customer THEN 0 ELSE 1 END) OVER w - CASE WHEN m.from_customer THEN 0 ELSE 1 END AS run_no
+      FROM crm.messages m
+     WHERE m.conversation_id IN (SELECT x.conversation_id FROM crm.messages x
+                                  WHERE x.sent_at >= $1 AND x.sent_at < $2 AND NOT x.from_customer)
+       AND m.sent_at < $2
+    WINDOW w AS (PARTITION BY m.conversation_id ORDER BY m.sent_at, m.message_id)),
+runs AS (SELECT conversation_id, run_no, min(sent_at) AS first_at FROM threads WHERE from_customer GROUP BY 1, 2),
+replies AS (
+    SELECT c.assigned_seller_id AS seller_id, extract(epoch FROM r.sent_at - u.first_at) / 60 AS minutes
+      FROM threads r JOIN runs u USING (conversation_id, run_no) JOIN crm.conversations c USING (conversation_id)
+     WHERE NOT r.from_customer AND r.sent_at >= $1),
+SQL
+}
+
 # The four conditions with DISTINCT ON for the last messages, the seller's
 # day's response times by numbering the customer runs, one INSERT ... ON
 # CONFLICT DO NOTHING and one pg_notify per new row.
@@ -68,20 +90,7 @@ last AS (
      WHERE c.status = 'active' AND c.assigned_seller_id IS NOT NULL AND m.sent_at <= t.as_of
      ORDER BY m.conversation_id, m.sent_at DESC, m.message_id DESC),
 un AS (SELECT l.* FROM last l, t WHERE l.from_customer AND l.sent_at < t.as_of - interval '1 hour'),
-day_msgs AS (
-    SELECT m.conversation_id, m.sent_at, m.from_customer, m.message_id,
-           sum(CASE WHEN m.from_customer THEN 0 ELSE 1 END) OVER w - CASE WHEN m.from_customer THEN 0 ELSE 1 END AS run_no
-      FROM crm.messages m, t
-     WHERE m.conversation_id IN (SELECT x.conversation_id FROM crm.messages x
-                                  WHERE x.sent_at >= t.d AND x.sent_at <= t.as_of AND NOT x.from_customer)
-       AND m.sent_at <= t.as_of
-    WINDOW w AS (PARTITION BY m.conversation_id ORDER BY m.sent_at, m.message_id)),
-replies AS (
-    SELECT c.assigned_seller_id AS seller_id,
-           extract(epoch FROM r.sent_at - (SELECT min(x.sent_at) FROM day_msgs x WHERE x.conversation_id = r.conversation_id
-                                              AND x.run_no = r.run_no AND x.from_customer)) / 60 AS minutes
-      FROM day_msgs r JOIN crm.conversations c ON c.conversation_id = r.conversation_id, t
-     WHERE NOT r.from_customer AND r.sent_at >= t.d),
+$(replies_cte "(SELECT d FROM t)" "(SELECT as_of FROM t) + interval '1 microsecond'")
 perf AS (
     SELECT s.seller_id, coalesce(u.n, 0) AS unanswered, r.avg_min
       FROM crm.sellers s
@@ -128,17 +137,8 @@ conv_day AS (
            bool_or(from_customer) AS had_customer,
            max(sent_at) FILTER (WHERE NOT from_customer) > min(sent_at) FILTER (WHERE from_customer) AS engaged
       FROM day_msgs GROUP BY 1, 2),
-threads AS (
-    SELECT m.conversation_id, m.sent_at, m.from_customer,
-           sum(CASE WHEN m.from_customer THEN 0 ELSE 1 END) OVER w - CASE WHEN m.from_customer THEN 0 ELSE 1 END AS run_no
-      FROM crm.messages m, t
-     WHERE m.conversation_id IN (SELECT conversation_id FROM day_msgs WHERE NOT from_customer) AND m.sent_at <= t.as_of
-    WINDOW w AS (PARTITION BY m.conversation_id ORDER BY m.sent_at, m.message_id)),
-runs AS (SELECT conversation_id, run_no, min(sent_at) AS first_at FROM threads WHERE from_customer GROUP BY 1, 2),
-replies AS (
-    SELECT c.assigned_seller_id AS seller_id, avg(extract(epoch FROM r.sent_at - u.first_at) / 60) AS avg_min
-      FROM threads r JOIN runs u USING (conversation_id, run_no) JOIN crm.conversations c USING (conversation_id), t
-     WHERE NOT r.from_customer AND r.sent_at >= t.d GROUP BY 1),
+$(replies_cte "(SELECT d FROM t)" "(SELECT as_of FROM t) + interval '1 microsecond'")
+resp AS (SELECT seller_id, avg(minutes) AS avg_min FROM replies GROUP BY 1),
 last AS (
     SELECT DISTINCT ON (m.conversation_id) m.conversation_id, c.assigned_seller_id AS seller_id, m.sent_at, m.from_customer
       FROM crm.messages m JOIN crm.conversations c USING (conversation_id), t
@@ -155,7 +155,7 @@ f AS (
                    FROM conv_day GROUP BY 1) dd USING (seller_id)
       LEFT JOIN (SELECT l.seller_id, count(*) AS n FROM last l, t
                   WHERE l.from_customer AND l.sent_at < t.as_of - interval '1 hour' GROUP BY 1) ua USING (seller_id)
-      LEFT JOIN replies rp USING (seller_id)
+      LEFT JOIN resp rp USING (seller_id)
       LEFT JOIN (SELECT l.seller_id, count(*) FILTER (WHERE l.created_at >= t.d AND l.created_at <= t.as_of) AS generated,
                         count(*) FILTER (WHERE l.converted_at >= t.d AND l.converted_at <= t.as_of) AS converted
                    FROM crm.leads l, t WHERE l.created_at >= t.d OR l.converted_at >= t.d GROUP BY 1) ld USING (seller_id)
@@ -203,15 +203,7 @@ plain_report() {
     cat <<SQL
 WITH t AS (SELECT '$DAY'::date AS d, '$DAY'::date::timestamp AT TIME ZONE 'UTC' AS d0,
                   ('$DAY'::date + 1)::timestamp AT TIME ZONE 'UTC' AS d1),
-threads AS (
-    SELECT m.conversation_id, m.sent_at, m.from_customer,
-           sum(CASE WHEN m.from_customer THEN 0 ELSE 1 END) OVER w - CASE WHEN m.from_customer THEN 0 ELSE 1 END AS run_no
-      FROM crm.messages m, t
-     WHERE m.conversation_id IN (SELECT x.conversation_id FROM crm.messages x, t
-                                  WHERE x.sent_at >= t.d0 AND x.sent_at < t.d1 AND NOT x.from_customer)
-       AND m.sent_at < t.d1
-    WINDOW w AS (PARTITION BY m.conversation_id ORDER BY m.sent_at, m.message_id)),
-runs AS (SELECT conversation_id, run_no, min(sent_at) AS first_at FROM threads WHERE from_customer GROUP BY 1, 2),
+$(replies_cte "(SELECT d0 FROM t)" "(SELECT d1 FROM t)")
 conv AS (SELECT s.seller_id, s.full_name,
                 (SELECT count(*) FROM crm.leads l, t WHERE l.seller_id = s.seller_id AND l.converted_at >= t.d0 AND l.converted_at < t.d1) AS conversions,
                 (SELECT m.productivity_score FROM crm.seller_metrics m, t WHERE m.seller_id = s.seller_id AND m.period = t.d) AS score
@@ -223,8 +215,7 @@ report AS (
             'total_conversations', (SELECT count(DISTINCT conversation_id) FROM crm.messages m WHERE m.sent_at >= t.d0 AND m.sent_at < t.d1),
             'new_leads', (SELECT count(*) FROM crm.leads l WHERE l.created_at >= t.d0 AND l.created_at < t.d1),
             'converted_leads', (SELECT count(*) FROM crm.leads l WHERE l.converted_at >= t.d0 AND l.converted_at < t.d1),
-            'avg_response_time_minutes', (SELECT avg(extract(epoch FROM r.sent_at - u.first_at) / 60) FROM threads r
-                                            JOIN runs u USING (conversation_id, run_no) WHERE NOT r.from_customer AND r.sent_at >= t.d0)),
+            'avg_response_time_minutes', (SELECT avg(minutes) FROM replies)),
         'top_performers', (SELECT jsonb_agg(x) FROM (SELECT * FROM conv ORDER BY conversions DESC, score DESC NULLS LAST, seller_id LIMIT 3) x),
         'alerts_summary', (SELECT jsonb_object_agg(kind, n) FROM (SELECT kind, count(*) AS n FROM crm.notifications
                                                                     WHERE created_at >= t.d0 AND created_at < t.d1 GROUP BY 1) a)) AS doc

@@ -31,12 +31,13 @@ SELECT is((SELECT count(*) FROM ct4.access_grants a WHERE a.kind = 'routine'
 -- Every routine pins search_path, except those that cannot or need not:
 -- procedures that commit (they pin it for each of their transactions with
 -- set_config), C functions that run no SQL or only the owner's job command
--- under a pinned caller, and the demo helpers inlined into a pinned caller.
+-- under a pinned caller, and the demo helpers and the CRM's episode text
+-- inlined into a pinned caller.
 SELECT is((SELECT array_agg(sig::text ORDER BY sig::text) FROM ext_routines
             WHERE NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false)
               AND NOT (prokind = 'p' AND (prosrc LIKE '%set_config(''search_path'', ''pg_catalog, pg_temp'', true)%'
                                           OR prosrc NOT LIKE '%COMMIT%'))
-              AND sig::text NOT LIKE 'ct4._demo\_%'
+              AND sig::text NOT LIKE 'ct4._demo\_%' AND sig::text <> 'ct4._crm_episode(timestamp with time zone)'
               AND sig::text NOT IN ('ct4.normalize_phone(text)', 'ct4.normalize_license(text)',
                                     'ct4.normalize_plate(text)', 'ct4.normalize_name(text)',
                                     'ct4.name_similarity(text,text)', 'ct4.name_tokens_agree(text,text)',
