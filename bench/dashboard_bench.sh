@@ -40,8 +40,10 @@ BEGIN
         -- the same rows, read by plain SQL, no page, with JIT off as in both functions
         PERFORM set_config('jit', 'off', true);
         t0 := clock_timestamp();
-        SELECT count(*) INTO n FROM (SELECT * FROM ops.v_cabinet_14d_funnel_audit_weekly
-                                      ORDER BY week_start DESC LIMIT 12) w;
+        -- every column used (an unused one would be planned away)
+        SELECT sum(w.leads_total + w.limbo_no_identity + w.limbo_no_driver + w.limbo_no_trips_14d
+                   + w.limbo_trips_no_claim + w.limbo_ok) INTO n
+          FROM (SELECT * FROM ops.v_cabinet_14d_funnel_audit_weekly ORDER BY week_start DESC LIMIT 12) w;
         SELECT count(*) INTO n FROM ct4.job_status s LEFT JOIN ct4.job_runs r ON r.run_id = s.last_run_id;
         SELECT count(*) INTO n FROM ct4.alert_events e WHERE e.resolved_at IS NULL;
         INSERT INTO t VALUES ('plain SQL: weekly view + job_status + open alerts', i,

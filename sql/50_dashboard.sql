@@ -43,8 +43,7 @@ SELECT ct4.dashboard_html(NULL);
 BEGIN;
 SET client_min_messages = warning;
 TRUNCATE raw.module_ct_cabinet_leads, canon.persons, canon.identity_links, ops.cabinet_claims_14d,
-         ct4.job_runs, ct4.alert_events, ct4.jobs CASCADE;
-\i test/fixtures/dashboard_crm_empty.sql
+         ct4.job_runs, ct4.alert_events, ct4.jobs, crm.daily_reports CASCADE;
 RESET client_min_messages;
 SELECT * FROM pg_temp.page_lines(ct4.dashboard_html(520)) WHERE line NOT LIKE 'Database %';
 ROLLBACK;

@@ -67,7 +67,7 @@ ok $(grep -qF '&lt;img src=x onerror=alert(1)&gt;' "$out/fixture.dom.html"; echo
 # Nothing ran: the DOM has no script element, no element that loads or
 # handles anything (a handler attribute would be inside a tag).
 bad=$(grep -ciE '<script|<img|<iframe|<object|<embed|<[a-z][^>]*[[:space:]]on[a-z]+=' "$out/fixture.dom.html")
-ok $([ "$bad" -eq 0 ]; echo $?) "the DOM has no script, no loading element, no event handler: nothing ran"
+ok $([ -s "$out/fixture.dom.html" ] && [ "$bad" -eq 0 ]; echo $?) "the DOM has no script, no loading element, no event handler: nothing ran"
 
 # Screenshots: not blank (many colours), the stages' colours drawn.
 colours() {  # colours <png> -> 0 when rendered: >= 50 colours, red and green stage bars present
@@ -84,16 +84,18 @@ colours "$out/fixture-laptop.png"; ok $? "the laptop screenshot (1280 px) is not
 render "$out/fixture.html" png "$out/fixture-phone.png" 390,2400
 colours "$out/fixture-phone.png"; ok $? "the phone screenshot (390 px) is not blank: bars drawn"
 
-# The demo data after the jobs ran: the screenshot the README shows.
+# The demo data (funnel and CRM) after the jobs ran: the screenshot the README shows.
 psql -X -q -d postgres -c "DROP DATABASE $db" -c "CREATE DATABASE $db TEMPLATE ct4_template" >/dev/null
 psql -X -q -d "$db" -v ON_ERROR_STOP=1 >"$out/demo.log" 2>&1 <<'SQL'
 SELECT ct4.generate_demo_data(3000, 42);
 SELECT * FROM ct4.reconcile_leads_pipeline(3650, 100000);
 SELECT * FROM ct4.reconcile_claims_14d(3650, 100000);
 SELECT * FROM ct4.check_limbo_alerts();
+SELECT * FROM ct4.generate_crm_demo_data(8, 42);
+SELECT * FROM ct4.crm_daily_report();
 SQL
 psql -d "$db" -Atc "SELECT ct4.dashboard_html()" > "$out/dashboard.html"
-render "$out/dashboard.html" png "$out/dashboard.png" 1280,2000
+render "$out/dashboard.html" png "$out/dashboard.png" 1280,3000
 colours "$out/dashboard.png"; ok $? "the demo data's screenshot is not blank ($out/dashboard.png)"
 
 psql -X -q -d postgres -c "DROP DATABASE $db" >/dev/null
