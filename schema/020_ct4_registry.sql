@@ -62,8 +62,39 @@ CREATE TABLE ct4.job_runs (
 CREATE INDEX job_runs_job_started_idx ON ct4.job_runs (job_name, started_at DESC);
 CREATE INDEX job_runs_running_idx ON ct4.job_runs (status) WHERE status = 'RUNNING';
 
+-- Counters of finished runs by job and final status, kept as runs finish
+-- (SPEC 6: counters never decrease): pruning ct4.job_runs leaves them, so
+-- ct4_job_runs_total never goes down and Prometheus sees no false reset. A
+-- run counts when its row leaves RUNNING (every run is recorded RUNNING
+-- first); rows written as already finished (a restore's COPY, a test's
+-- crafted history) do not count, so a restore keeps the dumped counters.
+CREATE TABLE ct4.run_counters (
+    job_name         text   NOT NULL,
+    status           text   NOT NULL,
+    runs             bigint NOT NULL DEFAULT 0 CHECK (runs >= 0),
+    duration_seconds double precision NOT NULL DEFAULT 0,   -- sum of finished_at - started_at
+    PRIMARY KEY (job_name, status)
+);
+CREATE FUNCTION ct4._run_counters_add() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO ct4.run_counters AS c (job_name, status, runs, duration_seconds)
+    SELECT n.job_name, n.status, count(*),
+           coalesce(sum(extract(epoch FROM n.finished_at - n.started_at)), 0)
+      FROM new_rows n JOIN old_rows o ON o.run_id = n.run_id
+     WHERE o.status = 'RUNNING' AND n.status <> 'RUNNING'
+     GROUP BY n.job_name, n.status
+    ON CONFLICT (job_name, status) DO UPDATE
+       SET runs = c.runs + excluded.runs, duration_seconds = c.duration_seconds + excluded.duration_seconds;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER job_runs_count AFTER UPDATE ON ct4.job_runs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._run_counters_add();
+
 INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('owner', 'routine', 'ct4._config_row_replaces()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._run_counters_add()', 'EXECUTE'),
     -- The operator edits settings and milestones (validated when written).
     ('operator', 'table', 'ct4.settings', 'INSERT, UPDATE, DELETE'),
     ('operator', 'table', 'ct4.milestones', 'INSERT, UPDATE, DELETE');
@@ -72,3 +103,4 @@ SELECT pg_catalog.pg_extension_config_dump('ct4.settings', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.milestones', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.job_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.job_runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ct4.run_counters', '');

@@ -82,7 +82,7 @@ END $$;
 -- Runs the RUNNING run `rid` of this backend (see above). Returns its final
 -- status and, when it FAILED, the error to raise again.
 CREATE FUNCTION ct4._run_exec(rid bigint,
-    OUT status text, OUT err_sqlstate text, OUT err_message text, OUT err_detail text)
+    OUT status text, OUT err_sqlstate text, OUT err_message text, OUT err_detail text, OUT stats jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r   ct4.job_runs;
@@ -99,7 +99,6 @@ BEGIN
         UPDATE ct4.job_runs SET status = 'SKIPPED_LOCKED', finished_at = clock_timestamp()
          WHERE run_id = rid;
         status := 'SKIPPED_LOCKED';
-        RAISE NOTICE 'ct4 run % of job %: SKIPPED_LOCKED (another run holds the lock)', rid, r.job_name;
         RETURN;
     END IF;
     -- Read under the lock: the command in force when the run starts.
@@ -130,8 +129,19 @@ BEGIN
          WHERE jr.run_id = rid;
     END;
     PERFORM set_config('ct4.run_id', '', true);
-    SELECT jr.status INTO status FROM ct4.job_runs jr WHERE jr.run_id = rid;
+    SELECT jr.status, jr.stats INTO status, stats FROM ct4.job_runs jr WHERE jr.run_id = rid;
 END $$;
+
+-- The NOTICE line of a finished run: 'ct4 run 42 of job x: SUCCESS (processed 10,
+-- newly_linked 3, ..., duration_ms 12.5)'.
+CREATE FUNCTION ct4._run_summary(rid bigint, job text, status text, stats jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('ct4 run %s of job %s: %s', rid, job, status)
+        || CASE WHEN status = 'SKIPPED_LOCKED' THEN ' (another run holds the job''s lock; nothing was done)'
+                ELSE coalesce(' (' || (SELECT string_agg(e.key || ' ' || e.value, ', ' ORDER BY e.ord)
+                                         FROM jsonb_each_text(stats) WITH ORDINALITY e(key, value, ord)) || ')', '')
+           END
+$$;
 
 -- p_raise: after the FAILED record is committed, raise the job's error again
 -- (ct4.run_job does, so psql and pg_cron see the failure; maintenance's retry
@@ -150,6 +160,8 @@ BEGIN
     SELECT * INTO r FROM ct4._run_exec(rid);
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    -- What happened, for the caller (psql prints only CALL): status and counters.
+    RAISE NOTICE '%', ct4._run_summary(rid, p_job, r.status, r.stats);
     IF r.err_sqlstate IS NULL THEN
         RETURN;
     END IF;
@@ -188,7 +200,7 @@ BEGIN
        AND r.run_id NOT IN (SELECT DISTINCT ON (job_name) run_id FROM ct4.job_runs
                              ORDER BY job_name, started_at DESC, run_id DESC)
        AND r.run_id NOT IN (SELECT DISTINCT ON (job_name) run_id FROM ct4.job_runs
-                             WHERE status IN ('SUCCESS', 'DRY_RUN')
+                             WHERE status = 'SUCCESS'
                              ORDER BY job_name, started_at DESC, run_id DESC);
     GET DIAGNOSTICS n = ROW_COUNT;
     DELETE FROM ct4.alert_events e WHERE e.resolved_at IS NOT NULL AND e.raised_at < as_of - keep;
@@ -274,6 +286,7 @@ INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('reader', 'routine', 'ct4._live_status(text, integer, timestamptz)', 'EXECUTE'), -- job_status
     ('operator', 'routine', 'ct4._run_start(text, integer, bigint)', 'EXECUTE'),
     ('operator', 'routine', 'ct4._run_exec(bigint)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._run_summary(bigint, text, text, jsonb)', 'EXECUTE'),
     ('operator', 'routine', 'ct4._run_job(text, integer, bigint, boolean)', 'EXECUTE'),
     ('operator', 'routine', 'ct4.run_job(text)', 'EXECUTE'),
     ('owner', 'routine', 'ct4._prune_history(interval, timestamptz)', 'EXECUTE'),

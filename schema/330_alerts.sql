@@ -54,17 +54,27 @@ RETURNS TABLE(alert_code text, severity text, metric_value numeric, threshold nu
               message text, details jsonb)
     AS 'MODULE_PATHNAME', 'ct4_check_limbo_alerts'
     LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
--- The same, evaluated as of a given time (tests, back-checks).
+-- The rules evaluated as of a given time, for back-checks: returns the
+-- alerts that would fire and writes nothing (no run, no alert_events row,
+-- no notification; the open alerts stay open). STABLE in effect, but
+-- VOLATILE like the job it mirrors.
 CREATE FUNCTION ct4.check_limbo_alerts_at(as_of timestamptz)
 RETURNS TABLE(alert_code text, severity text, metric_value numeric, threshold numeric,
               message text, details jsonb)
     AS 'MODULE_PATHNAME', 'ct4_check_limbo_alerts_at'
     LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- The job itself as of a given time: records its run and its alerts like
+-- check_limbo_alerts() (time as an argument for tests). Owner only.
+CREATE FUNCTION ct4._check_limbo_alerts_record(as_of timestamptz)
+RETURNS TABLE(alert_code text, severity text, metric_value numeric, threshold numeric,
+              message text, details jsonb)
+    AS 'MODULE_PATHNAME', 'ct4_check_limbo_alerts_record'
+    LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- The exit-code contract of the seeds: ERROR (and psql -v ON_ERROR_STOP=1
 -- exits 1) when any alert fires; the alerts are in the error's DETAIL as
--- JSON. The error rolls back this call's own alert_events rows: the durable
--- record is made by the scheduled check_limbo_alerts job.
+-- JSON. It writes nothing (check_limbo_alerts_at): the durable record is
+-- made by the scheduled check_limbo_alerts job.
 CREATE FUNCTION ct4._assert_no_alerts(as_of timestamptz) RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -89,5 +99,6 @@ $$;
 INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('operator', 'routine', 'ct4.check_limbo_alerts()', 'EXECUTE'),
     ('operator', 'routine', 'ct4.check_limbo_alerts_at(timestamptz)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._check_limbo_alerts_record(timestamptz)', 'EXECUTE'),
     ('operator', 'routine', 'ct4._assert_no_alerts(timestamptz)', 'EXECUTE'),
     ('operator', 'routine', 'ct4.assert_no_alerts()', 'EXECUTE');

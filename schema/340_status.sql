@@ -36,7 +36,7 @@ SELECT j.job_name,
           FROM ct4.job_runs r WHERE r.job_name = j.job_name AND r.status = 'RUNNING') run ON true
   LEFT JOIN LATERAL (
         SELECT max(r.started_at) AS last_success_at
-          FROM ct4.job_runs r WHERE r.job_name = j.job_name AND r.status IN ('SUCCESS', 'DRY_RUN')) ok ON true
+          FROM ct4.job_runs r WHERE r.job_name = j.job_name AND r.status = 'SUCCESS') ok ON true
   LEFT JOIN LATERAL (
         SELECT count(*) AS total_runs,
                count(*) FILTER (WHERE ct4._live_status(r.status, r.backend_pid, r.started_at)
@@ -135,99 +135,116 @@ LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Prometheus text exposition format (version 0.0.4); every metric ct4_*.
--- JIT off: its statements are small, but planned against an unanalyzed
--- temporary table their estimates pass jit_above_cost, and compiling them
--- cost most of a call (docs/operations.md "Prometheus").
+-- Writes nothing (no temporary table, no reaping: job_status computes
+-- CRASHED live), so it works in a READ ONLY transaction and on a hot
+-- standby. The counters (_total, the summary) come from ct4.run_counters,
+-- which pruning does not shrink. The limbo counts read the SPEC 3 views,
+-- which read settings: if they fail (a malformed setting, a missing view),
+-- ct4_metrics_section_ok{section="limbo"} is 0 and every other family is
+-- still served.
+-- JIT off: the estimates of the per-job lateral subqueries cross the JIT
+-- thresholds and compiling cost most of a call (1.7 s of a 4 ms query
+-- measured here; docs/operations.md "Prometheus").
 CREATE FUNCTION ct4.metrics() RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
 DECLARE
-    out    text := '';
-    body   text;
     cron   record;
-    stages text;
+    out    text;
+    limbo  text[] := '{}';
+    lok    integer := 1;
 BEGIN
-    PERFORM ct4._reap_crashed();
+    PERFORM ct4._reap_crashed();   -- nothing in a READ ONLY transaction
     SELECT * INTO cron FROM ct4._pg_cron_state();
+    -- Limbo counts by stage: one pass over the view, zeros for empty stages.
+    BEGIN
+        IF to_regclass('ops.v_cabinet_leads_limbo') IS NULL THEN
+            lok := 0;
+        ELSE
+            EXECUTE $q$
+                WITH counts AS (SELECT l.limbo_stage, count(*) AS n
+                                  FROM ops.v_cabinet_leads_limbo l GROUP BY l.limbo_stage)
+                SELECT array_agg(format('ct4_limbo_leads{stage=%s} %s', ct4._prom_label(v.stage),
+                                        coalesce(c.n, 0)) ORDER BY v.ord)
+                  FROM (VALUES (1, 'NO_IDENTITY'), (2, 'NO_DRIVER'), (3, 'NO_TRIPS_14D'),
+                               (4, 'TRIPS_NO_CLAIM'), (5, 'OK')) v(ord, stage)
+                  LEFT JOIN counts c ON c.limbo_stage = v.stage
+            $q$ INTO limbo;
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        lok := 0;
+        limbo := '{}';
+        RAISE WARNING 'ct4.metrics: limbo counts skipped: %', SQLERRM
+            USING HINT = 'Check ct4.settings (window_days) and the ops views; the other metrics are served.';
+    END;
 
-    -- family(name, type, help, sample lines)
-    CREATE TEMP TABLE IF NOT EXISTS _ct4_samples (family text, ord int, line text) ON COMMIT DROP;
-    TRUNCATE _ct4_samples;
-
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_runs_total', 1, format('ct4_job_runs_total{job=%s,status=%s} %s',
-               ct4._prom_label(r.job_name), ct4._prom_label(r.status), count(*))
-      FROM ct4.job_runs r GROUP BY r.job_name, r.status;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_failures_total', 1, format('ct4_job_failures_total{job=%s} %s',
-               ct4._prom_label(s.job_name), s.total_failures)
-      FROM ct4.job_status s;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_duration_seconds', x.ord, format('ct4_job_duration_seconds_%s{job=%s} %s',
-               x.k, ct4._prom_label(d.job_name), CASE x.k WHEN 'sum' THEN d.s::text ELSE d.c::text END)
-      FROM (SELECT r.job_name, count(*) AS c,
-                   round(coalesce(sum(extract(epoch FROM r.finished_at - r.started_at)), 0)::numeric, 6) AS s
-              FROM ct4.job_runs r WHERE r.finished_at IS NOT NULL AND r.status NOT IN ('SKIPPED_LOCKED')
-             GROUP BY r.job_name) d
-      CROSS JOIN (VALUES (1, 'sum'), (2, 'count')) x(ord, k);
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_last_duration_seconds', 1, format('ct4_job_last_duration_seconds{job=%s} %s',
-               ct4._prom_label(s.job_name), round((s.last_duration_ms / 1000)::numeric, 6))
-      FROM ct4.job_status s WHERE s.last_duration_ms IS NOT NULL;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_last_success_timestamp_seconds', 1, format('ct4_job_last_success_timestamp_seconds{job=%s} %s',
-               ct4._prom_label(s.job_name), round(extract(epoch FROM s.last_success_at)::numeric, 3))
-      FROM ct4.job_status s WHERE s.last_success_at IS NOT NULL;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_running', 1, format('ct4_job_running{job=%s} %s', ct4._prom_label(s.job_name), s.running::int)
-      FROM ct4.job_status s;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_consecutive_failures', 1, format('ct4_job_consecutive_failures{job=%s} %s',
-               ct4._prom_label(s.job_name), s.consecutive_failures)
-      FROM ct4.job_status s;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_enabled', 1, format('ct4_job_enabled{job=%s} %s', ct4._prom_label(s.job_name), s.enabled::int)
-      FROM ct4.job_status s;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_alerts_open', 1, format('ct4_alerts_open{severity=%s} %s', ct4._prom_label(v.sev),
-               (SELECT count(*) FROM ct4.alert_events e WHERE e.resolved_at IS NULL AND e.severity = v.sev))
-      FROM (VALUES ('info'), ('warning'), ('critical')) v(sev);
-    -- The CRM's notifications (SPEC 8): created since the install, by kind
-    -- (kept in crm.notification_counts: the cleanup never lowers it), and
-    -- the unread ones now.
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_crm_notifications_created_total', 1, format('ct4_crm_notifications_created_total{kind=%s} %s',
-               ct4._prom_label(k.kind), k.created_total)
-      FROM crm.notification_counts k;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_crm_open_notifications', 1, format('ct4_crm_open_notifications{kind=%s} %s', ct4._prom_label(k.kind),
-               (SELECT count(*) FROM crm.notifications n WHERE n.kind = k.kind AND n.read_at IS NULL))
-      FROM crm.notification_counts k;
-    INSERT INTO _ct4_samples VALUES
-        ('ct4_pg_cron_installed', 1, 'ct4_pg_cron_installed ' || cron.installed::int),
-        ('ct4_pg_cron_scheduler_running', 1, 'ct4_pg_cron_scheduler_running ' || cron.scheduler_running::int);
-    -- Limbo counts by stage, from the SPEC 3 view when it exists.
-    IF to_regclass('ops.v_cabinet_leads_limbo') IS NOT NULL THEN
-        EXECUTE $q$
-            INSERT INTO _ct4_samples
-            -- One pass over the view (it evaluates every lead), zeros for empty stages.
-            WITH counts AS (SELECT l.limbo_stage, count(*) AS n
-                              FROM ops.v_cabinet_leads_limbo l GROUP BY l.limbo_stage)
-            SELECT 'ct4_limbo_leads', 1, format('ct4_limbo_leads{stage=%s} %s', ct4._prom_label(v.stage),
-                       coalesce(c.n, 0))
-              FROM (VALUES ('NO_IDENTITY'), ('NO_DRIVER'), ('NO_TRIPS_14D'), ('TRIPS_NO_CLAIM'), ('OK')) v(stage)
-              LEFT JOIN counts c ON c.limbo_stage = v.stage
-        $q$;
-    END IF;
-
+    WITH st AS (SELECT * FROM ct4.job_status),
+    cnt AS (SELECT c.job_name, c.status, c.runs, c.duration_seconds FROM ct4.run_counters c),
+    samples(family, ord, line) AS (
+        SELECT 'ct4_job_runs_total', 1, format('ct4_job_runs_total{job=%s,status=%s} %s',
+                   ct4._prom_label(c.job_name), ct4._prom_label(c.status), c.runs)
+          FROM cnt c
+        UNION ALL
+        SELECT 'ct4_job_failures_total', 1, format('ct4_job_failures_total{job=%s} %s',
+                   ct4._prom_label(s.job_name),
+                   (SELECT coalesce(sum(c.runs), 0) FROM cnt c
+                     WHERE c.job_name = s.job_name AND c.status IN ('FAILED', 'CRASHED')))
+          FROM st s
+        UNION ALL
+        SELECT 'ct4_job_duration_seconds', x.ord, format('ct4_job_duration_seconds_%s{job=%s} %s',
+                   x.k, ct4._prom_label(d.job_name), CASE x.k WHEN 'sum' THEN d.s::text ELSE d.n::text END)
+          FROM (SELECT c.job_name, sum(c.runs) AS n, round(sum(c.duration_seconds)::numeric, 6) AS s
+                  FROM cnt c WHERE c.status <> 'SKIPPED_LOCKED' GROUP BY c.job_name) d
+          CROSS JOIN (VALUES (1, 'sum'), (2, 'count')) x(ord, k)
+        UNION ALL
+        SELECT 'ct4_job_last_duration_seconds', 1, format('ct4_job_last_duration_seconds{job=%s} %s',
+                   ct4._prom_label(s.job_name), round((s.last_duration_ms / 1000)::numeric, 6))
+          FROM st s WHERE s.last_duration_ms IS NOT NULL
+        UNION ALL
+        SELECT 'ct4_job_last_success_timestamp_seconds', 1, format('ct4_job_last_success_timestamp_seconds{job=%s} %s',
+                   ct4._prom_label(s.job_name), round(extract(epoch FROM s.last_success_at)::numeric, 3))
+          FROM st s WHERE s.last_success_at IS NOT NULL
+        UNION ALL
+        SELECT 'ct4_job_running', 1, format('ct4_job_running{job=%s} %s', ct4._prom_label(s.job_name), s.running::int)
+          FROM st s
+        UNION ALL
+        SELECT 'ct4_job_consecutive_failures', 1, format('ct4_job_consecutive_failures{job=%s} %s',
+                   ct4._prom_label(s.job_name), s.consecutive_failures)
+          FROM st s
+        UNION ALL
+        SELECT 'ct4_job_enabled', 1, format('ct4_job_enabled{job=%s} %s', ct4._prom_label(s.job_name), s.enabled::int)
+          FROM st s
+        UNION ALL
+        SELECT 'ct4_alerts_open', 1, format('ct4_alerts_open{severity=%s} %s', ct4._prom_label(v.sev),
+                   (SELECT count(*) FROM ct4.alert_events e WHERE e.resolved_at IS NULL AND e.severity = v.sev))
+          FROM (VALUES ('info'), ('warning'), ('critical')) v(sev)
+        UNION ALL
+        -- The CRM's notifications (SPEC 8): created since the install, by kind
+        -- (kept in crm.notification_counts: the cleanup never lowers it), and
+        -- the unread ones now.
+        SELECT 'ct4_crm_notifications_created_total', 1, format('ct4_crm_notifications_created_total{kind=%s} %s',
+                   ct4._prom_label(k.kind), k.created_total)
+          FROM crm.notification_counts k
+        UNION ALL
+        SELECT 'ct4_crm_open_notifications', 1, format('ct4_crm_open_notifications{kind=%s} %s', ct4._prom_label(k.kind),
+                   (SELECT count(*) FROM crm.notifications n WHERE n.kind = k.kind AND n.read_at IS NULL))
+          FROM crm.notification_counts k        UNION ALL
+        SELECT 'ct4_pg_cron_installed', 1, 'ct4_pg_cron_installed ' || cron.installed::int
+        UNION ALL
+        SELECT 'ct4_pg_cron_scheduler_running', 1, 'ct4_pg_cron_scheduler_running ' || cron.scheduler_running::int
+        UNION ALL
+        SELECT 'ct4_limbo_leads', 1, l FROM unnest(limbo) l
+        UNION ALL
+        SELECT 'ct4_metrics_section_ok', 1, format('ct4_metrics_section_ok{section=%s} %s', ct4._prom_label('limbo'), lok)
+    )
     SELECT string_agg(h.head || s.lines, '' ORDER BY f.family) INTO out
       FROM (SELECT family, string_agg(line || E'\n', '' ORDER BY ord, line) AS lines
-              FROM _ct4_samples GROUP BY family) s
+              FROM samples GROUP BY family) s
       JOIN (VALUES
-        ('ct4_job_runs_total', 'counter', 'Runs recorded in ct4.job_runs, by job and status.'),
+        ('ct4_job_runs_total', 'counter', 'Finished runs by job and final status (kept in ct4.run_counters; pruning does not lower it).'),
         ('ct4_job_failures_total', 'counter', 'Runs that ended FAILED or CRASHED, by job.'),
-        ('ct4_job_duration_seconds', 'summary', 'Wall-clock duration of finished runs, by job.'),
+        ('ct4_job_duration_seconds', 'summary', 'Wall-clock duration of finished runs (SKIPPED_LOCKED excluded), by job.'),
         ('ct4_job_last_duration_seconds', 'gauge', 'Duration of the latest finished run, by job.'),
-        ('ct4_job_last_success_timestamp_seconds', 'gauge', 'Start time (Unix seconds) of the latest successful run, by job.'),
+        ('ct4_job_last_success_timestamp_seconds', 'gauge', 'Start time (Unix seconds) of the latest SUCCESS run (a dry run is not one), by job.'),
         ('ct4_job_running', 'gauge', '1 while a run of the job is in progress.'),
         ('ct4_job_consecutive_failures', 'gauge', 'Failed or crashed runs since the latest success, by job.'),
         ('ct4_job_enabled', 'gauge', '1 when the job is enabled.'),
@@ -236,7 +253,8 @@ BEGIN
         ('ct4_crm_open_notifications', 'gauge', 'CRM notifications not read yet, by kind.'),
         ('ct4_pg_cron_installed', 'gauge', '1 when pg_cron is installed in this database.'),
         ('ct4_pg_cron_scheduler_running', 'gauge', '1 when the pg_cron launcher runs in the cluster.'),
-        ('ct4_limbo_leads', 'gauge', 'Leads by limbo stage (ops.v_cabinet_leads_limbo).')
+        ('ct4_limbo_leads', 'gauge', 'Leads by limbo stage (ops.v_cabinet_leads_limbo).'),
+        ('ct4_metrics_section_ok', 'gauge', '0 when a section of ct4.metrics() could not be computed (see the server log WARNING).')
       ) f(family, type, help) ON f.family = s.family
      CROSS JOIN LATERAL (SELECT format(E'# HELP %s %s\n# TYPE %s %s\n', f.family, f.help, f.family, f.type) AS head) h;
     RETURN coalesce(out, '');

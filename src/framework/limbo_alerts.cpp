@@ -215,15 +215,34 @@ Datum check_limbo_alerts(FunctionCallInfo fcinfo) {
                         ct4::pg::guarded([] { return GetCurrentTransactionStartTimestamp(); }));
 }
 
-Datum check_limbo_alerts_at(FunctionCallInfo fcinfo) {
+TimestampTz as_of_arg(FunctionCallInfo fcinfo) {
     ct4::pg::require_not_null(fcinfo, 0, "as_of");
     TimestampTz t = PG_GETARG_TIMESTAMPTZ(0);
     if (TIMESTAMP_NOT_FINITE(t))
         throw ct4::pg::Error(ERRCODE_INVALID_PARAMETER_VALUE, "as_of must be finite");
-    return check_alerts(fcinfo, t);
+    return t;
+}
+
+// A back-check (ct4.check_limbo_alerts_at): the alerts that would fire at
+// as_of, and nothing written: no run record, no lock, no alert_events row,
+// no notification, no open alert resolved.
+Datum check_limbo_alerts_at(FunctionCallInfo fcinfo) {
+    TimestampTz t = as_of_arg(fcinfo);
+    ct4::pg::RowSink rows(fcinfo);
+    Spi spi;
+    ct4::pg::Param at{TIMESTAMPTZOID, TimestampTzGetDatum(t), false};
+    put_alerts(rows, evaluate(spi, at, read_rules(spi), [](size_t, const Evaluation &) {}).alerts);
+    return (Datum)0;
+}
+
+// The job as of a given time (time as an argument: tests); records like
+// check_limbo_alerts().
+Datum check_limbo_alerts_record(FunctionCallInfo fcinfo) {
+    return check_alerts(fcinfo, as_of_arg(fcinfo));
 }
 
 }  // namespace
 
 CT4_FUNCTION(ct4_check_limbo_alerts, check_limbo_alerts)
 CT4_FUNCTION(ct4_check_limbo_alerts_at, check_limbo_alerts_at)
+CT4_FUNCTION(ct4_check_limbo_alerts_record, check_limbo_alerts_record)

@@ -92,7 +92,7 @@ SELECT pg_catalog.round((extract(epoch FROM $1 - GREATEST(s.registered_at, ok.la
                                      pg_catalog.make_interval(
                                          secs => coalesce(($3->>'min_window_hours')::float8, 2) * 3600)) AS win) w
  CROSS JOIN LATERAL (SELECT pg_catalog.max(r.started_at) AS last_ok FROM ct4.job_runs r
-                      WHERE r.job_name = s.job_name AND r.status IN ('SUCCESS', 'DRY_RUN')
+                      WHERE r.job_name = s.job_name AND r.status = 'SUCCESS'
                         AND r.started_at <= $1) ok
  WHERE j.enabled AND s.registered_at <= $1 - w.win
    AND (ok.last_ok IS NULL OR ok.last_ok < $1 - w.win)
@@ -122,7 +122,7 @@ SELECT cf.n::numeric AS metric_value,
                         AND r.started_at <= $1
                         AND r.started_at > coalesce((SELECT pg_catalog.max(o.started_at) FROM ct4.job_runs o
                                                       WHERE o.job_name = j.job_name
-                                                        AND o.status IN ('SUCCESS', 'DRY_RUN')),
+                                                        AND o.status = 'SUCCESS'),
                                                     '-infinity')) cf
  WHERE l.status IN ('FAILED', 'CRASHED')
  ORDER BY j.job_name;

@@ -39,7 +39,7 @@ CREATE TEMP TABLE t_now AS SELECT '2025-06-18 12:00+00'::timestamptz AS t;
 SET LOCAL TimeZone = 'UTC';
 
 -- A fresh install raises nothing.
-SELECT is((SELECT count(*) FROM ct4.check_limbo_alerts_at((SELECT t FROM t_now))), 0::bigint, 'a fresh install raises nothing');
+SELECT is((SELECT count(*) FROM ct4._check_limbo_alerts_record((SELECT t FROM t_now))), 0::bigint, 'a fresh install raises nothing');
 SELECT is(ct4.assert_no_alerts(), 'ok: no alerts', 'assert_no_alerts passes when nothing fires');
 SELECT results_eq($$SELECT status, (stats->>'alerts_raised')::int FROM ct4.job_runs WHERE job_name = 'check_limbo_alerts' ORDER BY run_id LIMIT 1$$,
                   $$VALUES ('SUCCESS', 0)$$, 'the alert job records its run with counters');
@@ -51,7 +51,7 @@ INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name) VALUES (
 SELECT is((SELECT count(*) FROM ct4.check_limbo_alerts_at((SELECT t FROM t_now)) WHERE alert_code = 'NO_IDENTITY_RECENT'), 0::bigint,
           '50 NO_IDENTITY leads in 7 days: not above 50');
 INSERT INTO raw.module_ct_cabinet_leads (lead_id, lead_date, full_name) VALUES (51, '2025-06-12', 'lead 51');
-SELECT results_eq($$SELECT alert_code, severity, metric_value, threshold FROM ct4.check_limbo_alerts_at((SELECT t FROM t_now)) WHERE alert_code = 'NO_IDENTITY_RECENT'$$,
+SELECT results_eq($$SELECT alert_code, severity, metric_value, threshold FROM ct4._check_limbo_alerts_record((SELECT t FROM t_now)) WHERE alert_code = 'NO_IDENTITY_RECENT'$$,
                   $$VALUES ('NO_IDENTITY_RECENT', 'warning', 51::numeric, 50::numeric)$$, '51 fire NO_IDENTITY_RECENT');
 SELECT ok((SELECT (details->>'count')::int = 51 AND jsonb_array_length(details->'sample_lead_ids') = 20 FROM ct4.alert_events WHERE rule_code = 'NO_IDENTITY_RECENT' AND resolved_at IS NULL),
           'the evidence lists the leads');
@@ -59,7 +59,7 @@ SELECT is((SELECT e.run_id FROM ct4.alert_events e WHERE e.rule_code = 'NO_IDENT
           (SELECT max(run_id) FROM ct4.job_runs WHERE job_name = 'check_limbo_alerts'), 'the event names the run that raised it');
 SELECT throws_ok($$SELECT ct4._assert_no_alerts((SELECT t FROM t_now))$$, 'P0001', NULL, 'assert_no_alerts raises when an alert fires');
 UPDATE ct4.alert_rules SET threshold = 100 WHERE rule_code = 'NO_IDENTITY_RECENT';
-SELECT is((SELECT count(*) FROM ct4.check_limbo_alerts_at((SELECT t FROM t_now)) WHERE alert_code = 'NO_IDENTITY_RECENT'), 0::bigint,
+SELECT is((SELECT count(*) FROM ct4._check_limbo_alerts_record((SELECT t FROM t_now)) WHERE alert_code = 'NO_IDENTITY_RECENT'), 0::bigint,
           'thresholds are data (ct4.alert_rules)');
 SELECT is((SELECT count(*) FROM ct4.alert_events WHERE resolved_at IS NULL), 0::bigint, 'an evaluation resolves the previous alerts');
 
@@ -124,7 +124,7 @@ SELECT is((SELECT count(*) FROM ct4.check_limbo_alerts_at((SELECT t FROM t_now))
 UPDATE ct4.alert_rules SET enabled = false WHERE rule_code = 'JOB_STALE';
 SELECT is((SELECT count(*) FROM ct4.check_limbo_alerts_at((SELECT t FROM t_now)) WHERE alert_code = 'JOB_STALE'), 0::bigint, 'a disabled rule is not evaluated');
 UPDATE ct4.alert_rules SET enabled = true WHERE rule_code = 'JOB_STALE';
-SELECT is((SELECT count(*) FROM ct4.check_limbo_alerts_at((SELECT t FROM t_now)) WHERE alert_code = 'JOB_STALE'), 1::bigint, 'enabled rule: stale again');
+SELECT is((SELECT count(*) FROM ct4._check_limbo_alerts_record((SELECT t FROM t_now)) WHERE alert_code = 'JOB_STALE'), 1::bigint, 'enabled rule: stale again');
 
 -- Health: the open critical alert makes it unhealthy.
 SELECT is(ct4.health()->>'status', 'unhealthy', 'open critical alert: unhealthy');
@@ -133,7 +133,7 @@ SELECT ok(ct4.health() ?& ARRAY['status', 'reasons', 'pg_cron', 'jobs', 'open_al
 SELECT is(ct4.health()->'pg_cron'->>'installed', 'false', 'pg_cron is not installed in this database');
 SELECT is(jsonb_array_length(ct4.health()->'jobs')::bigint, (SELECT count(*) FROM ct4.jobs), 'one object per job');
 DELETE FROM ct4.scheduled_jobs;
-SELECT is((SELECT count(*) FROM ct4.check_limbo_alerts_at((SELECT t FROM t_now))), 0::bigint, 'nothing fires any more');
+SELECT is((SELECT count(*) FROM ct4._check_limbo_alerts_record((SELECT t FROM t_now))), 0::bigint, 'nothing fires any more');
 SELECT is(ct4.health()->>'status', 'degraded', 'without pg_cron and without alerts: degraded');
 SELECT ok(ct4.health()->'reasons'->>0 LIKE 'pg_cron is not installed in database %: jobs run only by hand', '... saying why');
 
@@ -143,7 +143,7 @@ SELECT is((SELECT count(*) FROM m WHERE line !~ '^# (HELP|TYPE) ct4_[a-z_]+ .+$'
                                    AND line !~ '^ct4_[a-z_]+(\{[a-z_]+="([^"\\]|\\.)*"(,[a-z_]+="([^"\\]|\\.)*")*\})? -?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$'),
           0::bigint, 'every line is a HELP/TYPE comment or a ct4_ sample with a number');
 SELECT ok((SELECT bool_and(line ~ ' (counter|gauge|summary|histogram|untyped)$') FROM m WHERE line LIKE '# TYPE %'), 'TYPE lines name a type');
-SELECT ok(EXISTS (SELECT 1 FROM m WHERE line = 'ct4_job_runs_total{job="reconcile_claims_14d",status="FAILED"} 1')
+SELECT ok(EXISTS (SELECT 1 FROM m WHERE line = 'ct4_job_runs_total{job="check_limbo_alerts",status="SUCCESS"} 5')
       AND EXISTS (SELECT 1 FROM m WHERE line LIKE 'ct4_limbo_leads{stage="OK"} %')
       AND EXISTS (SELECT 1 FROM m WHERE line LIKE 'ct4_job_last_success_timestamp_seconds{job="reconcile_claims_14d"} %'),
           'runs by status, limbo counts by stage and last success are exposed');
