@@ -158,8 +158,9 @@ INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('operator', 'table', 'ct4.schedule_profiles', 'INSERT, UPDATE, DELETE'),
     ('operator', 'table', 'ct4.job_schedules', 'INSERT, UPDATE, DELETE');
 
-INSERT INTO ct4.settings (name, value, description) VALUES
-    ('history_keep', '30 days', 'How long ct4.maintenance keeps finished runs and resolved alerts (ct4.prune_history)');
+INSERT INTO ct4.settings (name, value, description, value_type, min_value, max_value) VALUES
+    ('history_keep', '30 days', 'How long ct4.maintenance keeps finished runs and resolved alerts (ct4.prune_history)',
+     'interval', '0 seconds', '100 years');
 
 -- The limits in force for a job: the active profile's overrides, else the job's.
 CREATE FUNCTION ct4._job_limits(p_job text,

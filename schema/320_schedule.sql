@@ -10,6 +10,35 @@ CREATE FUNCTION ct4.cron_interval(expr text, after timestamptz DEFAULT now()) RE
     AS 'MODULE_PATHNAME', 'ct4_cron_interval' LANGUAGE C STABLE STRICT;
 CREATE FUNCTION ct4.cron_local_to_utc(expr text, utc_offset_seconds integer) RETURNS text
     AS 'MODULE_PATHNAME', 'ct4_cron_local_to_utc' LANGUAGE C IMMUTABLE STRICT;
+CREATE FUNCTION ct4.cron_error(expr text) RETURNS text
+    AS 'MODULE_PATHNAME', 'ct4_cron_error' LANGUAGE C IMMUTABLE STRICT;
+
+-- Schedules are validated when written (SPEC 6): a cron line pg_cron 1.4
+-- would refuse, or that never does what it says ('61 * * * *', '5-1 * * *
+-- *'), is 22023 naming the row and saying what is allowed. TG_ARGV[0]: the
+-- column; the row is named by job_name/profile.
+CREATE FUNCTION ct4._schedule_row_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    expr text := to_jsonb(NEW) ->> TG_ARGV[0];
+    err  text := ct4.cron_error(expr);
+BEGIN
+    IF err IS NOT NULL THEN
+        RAISE EXCEPTION '%.% of %: % is not a valid schedule: %', TG_TABLE_NAME, TG_ARGV[0],
+            concat_ws(' ', 'profile ' || (to_jsonb(NEW) ->> 'profile'), 'job ' || (to_jsonb(NEW) ->> 'job_name')),
+            quote_literal(expr), err
+            USING ERRCODE = '22023',
+            HINT = 'Allowed: five fields "minute hour day-of-month month day-of-week" (minute 0-59, hour 0-23, '
+                   'day 1-31, month 1-12 or jan-dec, weekday 0-7 or sun-sat), each *, n, a-b, */n, a-b/n or a '
+                   'comma list of them; or @hourly, @daily, @weekly, @monthly, @yearly. Times are wall-clock '
+                   'times of the zone given to ct4.schedule().';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER job_schedules_valid BEFORE INSERT OR UPDATE OF schedule ON ct4.job_schedules
+    FOR EACH ROW EXECUTE FUNCTION ct4._schedule_row_check('schedule');
+CREATE TRIGGER schedule_profiles_valid BEFORE INSERT OR UPDATE OF maintenance ON ct4.schedule_profiles
+    FOR EACH ROW EXECUTE FUNCTION ct4._schedule_row_check('maintenance');
 
 -- UTC offset in seconds of `timezone` at `at` (local = UTC + offset).
 -- An unknown zone is 22023 naming the argument.
@@ -210,6 +239,8 @@ INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('reader', 'routine', 'ct4.cron_next(text, timestamptz)', 'EXECUTE'),   -- job_status
     ('reader', 'routine', 'ct4.cron_interval(text, timestamptz)', 'EXECUTE'),
     ('reader', 'routine', 'ct4.cron_local_to_utc(text, integer)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.cron_error(text)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._schedule_row_check()', 'EXECUTE'),
     ('reader', 'routine', 'ct4.schedule_plan(text, text, timestamptz)', 'EXECUTE'),
     ('reader', 'routine', 'ct4._zone_offset(text, timestamptz)', 'EXECUTE'),   -- schedule_plan
     ('owner', 'routine', 'ct4._require_pg_cron()', 'EXECUTE'),

@@ -1,5 +1,5 @@
 // SQL wrappers of the pure cron evaluator (src/core/cron.hpp):
-// ct4.cron_next, ct4.cron_interval, ct4.cron_local_to_utc.
+// ct4.cron_next, ct4.cron_interval, ct4.cron_local_to_utc, ct4.cron_error.
 #include "core/cron.hpp"
 #include "pg/args.hpp"
 #include "pg/datum.hpp"
@@ -83,8 +83,21 @@ Datum cron_local_to_utc_sql(FunctionCallInfo fcinfo) {
     return ct4::pg::text_datum(out);
 }
 
+// NULL when expr is a valid schedule, else what is wrong with it (the
+// schedule triggers quote it when they refuse a value).
+Datum cron_error_sql(FunctionCallInfo fcinfo) {
+    std::string expr = ct4::pg::arg_text(fcinfo, 0, "expr");
+    std::string error;
+    if (ct4::core::cron_valid(expr, &error)) {
+        fcinfo->isnull = true;
+        return (Datum)0;
+    }
+    return ct4::pg::text_datum(error);
+}
+
 }  // namespace
 
+CT4_FUNCTION(ct4_cron_error, cron_error_sql)
 CT4_FUNCTION(ct4_cron_next, cron_next_sql)
 CT4_FUNCTION(ct4_cron_interval, cron_interval_sql)
 CT4_FUNCTION(ct4_cron_local_to_utc, cron_local_to_utc_sql)
