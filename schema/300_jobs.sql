@@ -11,15 +11,64 @@ CREATE TABLE ct4.jobs (
     enabled     boolean     NOT NULL DEFAULT true,
     max_runtime interval    NOT NULL DEFAULT '30 minutes' CHECK (max_runtime > '0'),
     max_retries integer     NOT NULL DEFAULT 3 CHECK (max_retries BETWEEN 0 AND 100),
-    retry_delay interval    NOT NULL DEFAULT '10 minutes' CHECK (retry_delay >= '0')
+    retry_delay interval    NOT NULL DEFAULT '10 minutes' CHECK (retry_delay >= '0'),
+    -- Job chains (SPEC 10): the jobs this one runs after. The framework starts
+    -- it once all of them have succeeded since its own latest run; its
+    -- schedule is then a deadline (ct4.run_job_if_due). Checked when written.
+    run_after   text[] CHECK (cardinality(run_after) > 0)
 );
-INSERT INTO ct4.jobs (job_name, command, description, max_runtime) VALUES
+INSERT INTO ct4.jobs (job_name, command, description, max_runtime, run_after) VALUES
     ('reconcile_leads_pipeline', 'SELECT * FROM ct4.reconcile_leads_pipeline(30, 2000)',
-     'Identity matching: links leads to persons and persons to drivers', '10 minutes'),
+     'Identity matching: links leads to persons and persons to drivers', '10 minutes', NULL),
     ('reconcile_claims_14d', 'SELECT * FROM ct4.reconcile_claims_14d(21, 1000)',
-     'Files the claims that are missing although a milestone was reached', '30 minutes'),
+     'Files the claims that are missing although a milestone was reached', '30 minutes', NULL),
     ('check_limbo_alerts', 'SELECT * FROM ct4.check_limbo_alerts()',
-     'Compares limbo counts and job health with ct4.alert_rules, raises alerts', '5 minutes');
+     'Compares limbo counts and job health with ct4.alert_rules, raises alerts', '5 minutes',
+     '{reconcile_leads_pipeline,reconcile_claims_14d}');
+
+-- run_after of the rows written names registered jobs and makes no cycle
+-- (22023 naming the job). Only written rows are checked, after the whole
+-- statement (a restore's COPY replaces default rows one by one). Deleting a
+-- job others run after leaves the name: such a predecessor never succeeds,
+-- so its dependents run at their deadline, and job_status shows it.
+CREATE FUNCTION ct4._jobs_run_after_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT j.job_name, p.name INTO bad
+      FROM ct4.jobs j CROSS JOIN LATERAL unnest(j.run_after) p(name)
+     WHERE j.job_name IN (SELECT n.job_name FROM new_rows n)
+       AND (p.name IS NULL OR NOT EXISTS (SELECT 1 FROM ct4.jobs k WHERE k.job_name = p.name))
+     ORDER BY 1, 2 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'run_after of job "%" names %, which is not a registered job', bad.job_name,
+            coalesce('"' || bad.name || '"', 'NULL')
+            USING ERRCODE = '22023',
+            HINT = 'run_after lists job names of ct4.jobs (SELECT job_name FROM ct4.jobs).';
+    END IF;
+    WITH RECURSIVE walk(start, cur, path) AS (
+        SELECT j.job_name, p.name, ARRAY[j.job_name]
+          FROM ct4.jobs j CROSS JOIN LATERAL unnest(j.run_after) p(name)
+         WHERE j.job_name IN (SELECT n.job_name FROM new_rows n)
+        UNION ALL
+        SELECT w.start, p.name, w.path || w.cur
+          FROM walk w JOIN ct4.jobs j ON j.job_name = w.cur
+         CROSS JOIN LATERAL unnest(j.run_after) p(name)
+         WHERE w.cur <> ALL (w.path))
+    SELECT w.start AS job_name, array_to_string(w.path || w.cur, ' -> ') AS name INTO bad
+      FROM walk w WHERE w.cur = w.start ORDER BY 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'run_after of job "%" makes a cycle: %', bad.job_name, bad.name
+            USING ERRCODE = '22023',
+            HINT = 'A job cannot run after itself, directly or through others: remove one name from run_after.';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER jobs_run_after_insert AFTER INSERT ON ct4.jobs REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._jobs_run_after_check();
+CREATE TRIGGER jobs_run_after_update AFTER UPDATE ON ct4.jobs REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._jobs_run_after_check();
 
 -- Schedule profiles (seed 004's per-environment settings). `maintenance`
 -- is the schedule of ct4:maintenance (retries, pruning, DST re-registration).
@@ -58,6 +107,23 @@ INSERT INTO ct4.job_schedules (profile, job_name, schedule, max_runtime, max_ret
     ('high_load',   'reconcile_leads_pipeline', '*/30 * * * *', '25 minutes', 5),
     ('high_load',   'reconcile_claims_14d',     '30 2 * * *',   NULL, 5),
     ('high_load',   'check_limbo_alerts',       '35 2 * * *',   NULL, 5);
+
+-- The profile and zone last given to ct4.schedule(); kept by unschedule(),
+-- so that ct4.schedule() without arguments comes back as it was.
+CREATE TABLE ct4.schedule_choice (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    profile   text        NOT NULL,
+    timezone  text        NOT NULL,
+    chosen_at timestamptz NOT NULL
+);
+-- A pause (SPEC 10, ct4.pause): while this row exists every ct4: pg_cron
+-- entry is inactive and the framework starts nothing on its own.
+CREATE TABLE ct4.pause_state (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    reason    text        NOT NULL,
+    since     timestamptz NOT NULL,
+    paused_by name        NOT NULL
+);
 
 -- What ct4.schedule() registered: the active profile and zone, the zone's
 -- UTC offset when the cron lines were computed (ct4.maintenance re-registers
@@ -146,21 +212,27 @@ SELECT pg_catalog.pg_extension_config_dump('ct4.schedule_profiles', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.job_schedules', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.schedule_state', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.scheduled_jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('ct4.schedule_choice', '');
+SELECT pg_catalog.pg_extension_config_dump('ct4.pause_state', '');
 
 INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('owner', 'routine', 'ct4._job_schedules_replace()', 'EXECUTE'),
     ('owner', 'routine', 'ct4._job_locks_add()', 'EXECUTE'),
     ('owner', 'routine', 'ct4._job_lock(text, boolean)', 'EXECUTE'),
     ('owner', 'routine', 'ct4._job_limits(text)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._jobs_run_after_check()', 'EXECUTE'),
     -- Limits, profiles and per-profile schedules are the operator's to edit
     -- (a schedule names a registered job: no SQL of the operator's runs).
-    ('operator', 'table', 'ct4.jobs', 'UPDATE (description, max_runtime, max_retries, retry_delay)'),
+    -- run_after only orders registered jobs: no SQL of the operator's runs.
+    ('operator', 'table', 'ct4.jobs', 'UPDATE (description, max_runtime, max_retries, retry_delay, run_after)'),
     ('operator', 'table', 'ct4.schedule_profiles', 'INSERT, UPDATE, DELETE'),
     ('operator', 'table', 'ct4.job_schedules', 'INSERT, UPDATE, DELETE');
 
 INSERT INTO ct4.settings (name, value, description, value_type, min_value, max_value) VALUES
     ('history_keep', '30 days', 'How long ct4.maintenance keeps finished runs and resolved alerts (ct4.prune_history)',
-     'interval', '0 seconds', '100 years');
+     'interval', '0 seconds', '100 years'),
+    ('external_scheduler', 'false', 'true when an external scheduler (system cron, Kubernetes CronJob, ...) calls ct4.run_job and ct4.maintenance instead of pg_cron: health() then needs no pg_cron and chained jobs start after their predecessors',
+     'boolean', NULL, NULL);
 
 -- The limits in force for a job: the active profile's overrides, else the job's.
 CREATE FUNCTION ct4._job_limits(p_job text,

@@ -143,6 +143,86 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
            END
 $$;
 
+-- Job chains (SPEC 10). Whether an external scheduler is the design
+-- (setting external_scheduler); read without a cast, so that a malformed
+-- value cannot break what reads it.
+CREATE FUNCTION ct4._external_scheduler() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT lower(btrim(s.value)) IN ('true', 't', 'on', 'yes', 'y', '1')
+                       FROM ct4.settings s WHERE s.name = 'external_scheduler'), false)
+$$;
+
+-- Per predecessor of a job with run_after: its latest finished run (SUCCESS,
+-- FAILED or CRASHED: not SKIPPED_LOCKED, DRY_RUN or RUNNING) and whether it
+-- is a SUCCESS newer than the job's own latest run (ready). An unknown
+-- predecessor (a removed job) is never ready.
+CREATE FUNCTION ct4._chain_state(p_job text)
+RETURNS TABLE(predecessor text, last_status text, finished_at timestamptz, enabled boolean, ready boolean)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.name, l.status, l.finished_at, k.enabled,
+           coalesce(l.status = 'SUCCESS' AND l.finished_at > coalesce(me.started_at, '-infinity'), false)
+      FROM ct4.jobs j
+     CROSS JOIN LATERAL unnest(j.run_after) WITH ORDINALITY p(name, ord)
+      LEFT JOIN ct4.jobs k ON k.job_name = p.name
+      LEFT JOIN LATERAL (SELECT r.started_at FROM ct4.job_runs r
+                          WHERE r.job_name = j.job_name AND r.status NOT IN ('SKIPPED_LOCKED', 'DRY_RUN')
+                          ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) me ON true
+      LEFT JOIN LATERAL (SELECT r.status, r.finished_at FROM ct4.job_runs r
+                          WHERE r.job_name = p.name AND r.status IN ('SUCCESS', 'FAILED', 'CRASHED')
+                          ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) l ON true
+     WHERE j.job_name = p_job
+     ORDER BY p.ord
+$$;
+
+-- The jobs the framework starts now: enabled, with run_after, every
+-- predecessor ready, not running, when the framework schedules (a pg_cron
+-- schedule is registered, or an external scheduler is the design) and is
+-- not paused. By hand, nothing starts on its own.
+CREATE FUNCTION ct4._chain_due() RETURNS SETOF text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT j.job_name FROM ct4.jobs j
+     WHERE j.run_after IS NOT NULL AND j.enabled
+       AND NOT EXISTS (SELECT 1 FROM ct4.pause_state)
+       AND (EXISTS (SELECT 1 FROM ct4.schedule_state) OR ct4._external_scheduler())
+       AND NOT EXISTS (SELECT 1 FROM ct4.job_runs r WHERE r.job_name = j.job_name AND r.status = 'RUNNING'
+                          AND ct4._backend_alive(r.backend_pid, r.started_at))
+       AND (SELECT bool_and(c.ready) FROM ct4._chain_state(j.job_name) c)
+     ORDER BY j.job_name
+$$;
+
+-- Why a chained job's deadline (its own schedule, pg_cron entry
+-- CALL ct4.run_job_if_due) does not run it at as_of: it already ran in the
+-- second half of the interval that ends at the fire being served (the chain
+-- started it shortly before its deadline). A run earlier than that, e.g.
+-- yesterday's late chained run, does not count. NULL: run it (not
+-- scheduled, or not run lately).
+CREATE FUNCTION ct4._deadline_skip(p_job text, as_of timestamptz) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('it already ran at %s, shortly before this deadline (%s)', me.started_at, t.cur)
+      FROM ct4.scheduled_jobs s
+     CROSS JOIN LATERAL (SELECT ct4.cron_prev(s.utc_schedule, as_of + interval '1 second') AS cur) t
+     CROSS JOIN LATERAL (SELECT ct4.cron_prev(s.utc_schedule, t.cur) AS prev) p
+     CROSS JOIN LATERAL (SELECT max(r.started_at) AS started_at FROM ct4.job_runs r
+                          WHERE r.job_name = p_job AND r.status NOT IN ('SKIPPED_LOCKED', 'DRY_RUN')) me
+     WHERE s.job_name = p_job AND me.started_at > t.cur - (t.cur - p.prev) / 2
+$$;
+
+-- Starts the chained jobs that are due (each in its own transactions,
+-- errors as WARNINGs), after the commit of the run that made them due.
+CREATE PROCEDURE ct4._run_chain()
+LANGUAGE plpgsql AS $$
+DECLARE
+    due text[];
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    due := ARRAY(SELECT ct4._chain_due());
+    FOR i IN 1 .. coalesce(array_length(due, 1), 0) LOOP
+        RAISE NOTICE 'ct4: starting job % (every job it runs after has succeeded)', due[i];
+        CALL ct4._run_job(due[i], 1, NULL);
+    END LOOP;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+END $$;
+
 -- p_raise: after the FAILED record is committed, raise the job's error again
 -- (ct4.run_job does, so psql and pg_cron see the failure; maintenance's retry
 -- loop does not, so one failure does not stop the other retries: a WARNING).
@@ -162,6 +242,9 @@ BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     -- What happened, for the caller (psql prints only CALL): status and counters.
     RAISE NOTICE '%', ct4._run_summary(rid, p_job, r.status, r.stats);
+    IF r.status = 'SUCCESS' THEN
+        CALL ct4._run_chain();   -- the jobs that run after this one
+    END IF;
     IF r.err_sqlstate IS NULL THEN
         RETURN;
     END IF;
@@ -179,6 +262,35 @@ END $$;
 CREATE PROCEDURE ct4.run_job(job_name text)
 LANGUAGE plpgsql AS $$
 BEGIN
+    CALL ct4._run_job(job_name, 1, NULL, true);
+END $$;
+
+-- The pg_cron entry of a job with run_after (its deadline, SPEC 10): runs
+-- it like run_job unless it already ran in this cycle (then a NOTICE says
+-- so); when its predecessors have not all succeeded, a NOTICE says which.
+-- `now` drives time in tests.
+CREATE PROCEDURE ct4.run_job_if_due(job_name text, now timestamptz DEFAULT now())
+LANGUAGE plpgsql AS $$
+DECLARE
+    why     text;
+    waiting text;
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    why := ct4._deadline_skip(job_name, now);
+    IF why IS NOT NULL THEN
+        RAISE NOTICE 'ct4: job % not run at its deadline: %', job_name, why;
+        RETURN;
+    END IF;
+    SELECT string_agg(format('%s (%s)', c.predecessor,
+                             CASE WHEN c.enabled IS NULL THEN 'not a registered job'
+                                  WHEN NOT c.enabled THEN 'disabled'
+                                  WHEN c.last_status IS NULL THEN 'never ran'
+                                  WHEN c.last_status = 'SUCCESS' THEN 'no success since this job''s last run'
+                                  ELSE 'last run ' || c.last_status END), ', ')
+      INTO waiting FROM ct4._chain_state(job_name) c WHERE NOT c.ready;
+    IF waiting IS NOT NULL THEN
+        RAISE NOTICE 'ct4: job % runs at its deadline although it waits for: %', job_name, waiting;
+    END IF;
     CALL ct4._run_job(job_name, 1, NULL, true);
 END $$;
 
@@ -242,6 +354,9 @@ BEGIN
     END IF;
     PERFORM ct4._reap_crashed();
     PERFORM ct4._schedule_dst_check(as_of);
+    IF EXISTS (SELECT 1 FROM ct4.pause_state) THEN
+        RETURN;   -- paused: the framework starts nothing on its own
+    END IF;
     RETURN QUERY SELECT * FROM ct4._due_retries(as_of);
 END $$;
 
@@ -274,6 +389,7 @@ BEGIN
         RAISE NOTICE 'ct4 maintenance: retrying job % (run % failed), attempt %', jobs[i], runs[i], attempts[i];
         CALL ct4._run_job(jobs[i], attempts[i], runs[i]);
     END LOOP;
+    CALL ct4._run_chain();   -- chained jobs whose predecessors succeeded (at the latest here)
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM ct4._maintenance_end(now);
     COMMIT;
@@ -289,6 +405,12 @@ INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('operator', 'routine', 'ct4._run_summary(bigint, text, text, jsonb)', 'EXECUTE'),
     ('operator', 'routine', 'ct4._run_job(text, integer, bigint, boolean)', 'EXECUTE'),
     ('operator', 'routine', 'ct4.run_job(text)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.run_job_if_due(text, timestamptz)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4._external_scheduler()', 'EXECUTE'),            -- health
+    ('reader', 'routine', 'ct4._chain_state(text)', 'EXECUTE'),               -- job_status
+    ('operator', 'routine', 'ct4._chain_due()', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._deadline_skip(text, timestamptz)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._run_chain()', 'EXECUTE'),
     ('owner', 'routine', 'ct4._prune_history(interval, timestamptz)', 'EXECUTE'),
     ('operator', 'routine', 'ct4.prune_history(interval)', 'EXECUTE'),
     ('owner', 'routine', 'ct4._due_retries(timestamptz)', 'EXECUTE'),

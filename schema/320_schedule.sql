@@ -6,6 +6,8 @@
 -- The cron evaluator (C++ over src/core/cron.cpp).
 CREATE FUNCTION ct4.cron_next(expr text, after timestamptz DEFAULT now()) RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'ct4_cron_next' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION ct4.cron_prev(expr text, before timestamptz DEFAULT now()) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'ct4_cron_prev' LANGUAGE C STABLE STRICT;
 CREATE FUNCTION ct4.cron_interval(expr text, after timestamptz DEFAULT now()) RETURNS interval
     AS 'MODULE_PATHNAME', 'ct4_cron_interval' LANGUAGE C STABLE STRICT;
 CREATE FUNCTION ct4.cron_local_to_utc(expr text, utc_offset_seconds integer) RETURNS text
@@ -74,8 +76,11 @@ BEGIN
     END IF;
     off := ct4._zone_offset(timezone, as_of);
     RETURN QUERY
+    -- A job with run_after is started by its predecessors; its schedule is a
+    -- deadline, which runs it only if it has not run in this cycle.
     SELECT 'ct4:' || s.job_name, s.job_name, s.schedule, ct4.cron_local_to_utc(s.schedule, off),
-           format('CALL ct4.run_job(%L)', s.job_name)
+           format(CASE WHEN j.run_after IS NULL THEN 'CALL ct4.run_job(%L)' ELSE 'CALL ct4.run_job_if_due(%L)' END,
+                  s.job_name)
       FROM ct4.job_schedules s JOIN ct4.jobs j ON j.job_name = s.job_name
      WHERE s.profile = schedule_plan.profile AND j.enabled
     UNION ALL
@@ -110,8 +115,11 @@ CREATE FUNCTION ct4._sync_schedule(p_profile text, p_timezone text, as_of timest
 RETURNS TABLE(jobname text, local_schedule text, utc_schedule text, command text)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    e   record;
-    jid bigint;
+    e      record;
+    jid    bigint;
+    -- Paused: the entries are registered (so that a schedule, enable_job or
+    -- disable_job during the pause is recorded) but inactive until resume.
+    active boolean := NOT EXISTS (SELECT 1 FROM ct4.pause_state);
 BEGIN
     PERFORM ct4._require_pg_cron();
     CREATE TEMP TABLE IF NOT EXISTS _ct4_plan (LIKE ct4.scheduled_jobs) ON COMMIT DROP;
@@ -132,9 +140,10 @@ BEGIN
     FOR e IN EXECUTE
         'SELECT p.jobname, p.utc_schedule, p.command FROM pg_temp._ct4_plan p
           WHERE NOT EXISTS (SELECT 1 FROM cron.job c WHERE c.jobname = p.jobname AND c.schedule = p.utc_schedule
-                               AND c.command = p.command AND c.active AND c.database = current_database())' LOOP
+                               AND c.command = p.command AND c.active = $1 AND c.database = current_database())'
+        USING active LOOP
         EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO jid USING e.jobname, e.utc_schedule, e.command;
-        EXECUTE 'SELECT cron.alter_job($1, active => true)' USING jid;   -- an update keeps 'active'
+        EXECUTE 'SELECT cron.alter_job($1, active => $2)' USING jid, active;   -- an update keeps 'active'
     END LOOP;
 
     -- Keep registered_at of entries that stayed (the job stayed scheduled).
@@ -144,6 +153,9 @@ BEGIN
     ON CONFLICT ON CONSTRAINT scheduled_jobs_pkey DO UPDATE
        SET local_schedule = excluded.local_schedule, utc_schedule = excluded.utc_schedule,
            command = excluded.command, job_name = excluded.job_name;
+    INSERT INTO ct4.schedule_choice (profile, timezone, chosen_at) VALUES (p_profile, p_timezone, as_of)
+    ON CONFLICT (singleton) DO UPDATE SET profile = excluded.profile, timezone = excluded.timezone,
+                                          chosen_at = excluded.chosen_at;
     INSERT INTO ct4.schedule_state (profile, timezone, utc_offset, scheduled_at)
     VALUES (p_profile, p_timezone, ct4._zone_offset(p_timezone, as_of), as_of)
     ON CONFLICT (singleton) DO UPDATE
@@ -156,13 +168,18 @@ END $$;
 
 -- The operator's entry points below are SECURITY DEFINER: pg_cron's schema
 -- is the owner's, and the entries must be the owner's (see _sync_schedule).
-CREATE FUNCTION ct4.schedule(profile text DEFAULT 'production', timezone text DEFAULT 'UTC')
+-- NULL profile or timezone: the one last given (ct4.schedule_choice, kept
+-- by unschedule), else 'production' / 'UTC' (SPEC 5).
+CREATE FUNCTION ct4.schedule(profile text DEFAULT NULL, timezone text DEFAULT NULL)
 RETURNS TABLE(jobname text, local_schedule text, utc_schedule text, command text)
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT * FROM ct4._sync_schedule(profile, timezone, now())
+    SELECT s.* FROM (SELECT coalesce(schedule.profile, (SELECT c.profile FROM ct4.schedule_choice c), 'production') AS p,
+                            coalesce(schedule.timezone, (SELECT c.timezone FROM ct4.schedule_choice c), 'UTC') AS tz) a
+     CROSS JOIN LATERAL ct4._sync_schedule(a.p, a.tz, now()) s
 $$;
 
--- Removes every ct4:* pg_cron entry; returns how many.
+-- Removes every ct4:* pg_cron entry; returns how many. The profile and zone
+-- stay in ct4.schedule_choice for the next ct4.schedule().
 CREATE FUNCTION ct4.unschedule() RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -235,9 +252,71 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
     SELECT ct4._set_enabled(name, false)
 $$;
 
+-- Pausing (SPEC 10; seed 004's backup: stop tasks, pg_dump, start tasks).
+-- ct4.pause(reason) stops every ct4: pg_cron entry (inactive, kept as it
+-- is) and the framework starts nothing on its own (no retries, no chained
+-- starts) until ct4.resume(), which registers the entries again from the
+-- recorded profile and zone: they come back as they were, with what
+-- schedule(), enable_job() and disable_job() changed meanwhile. A second
+-- pause keeps the first reason. Both return the number of entries stopped
+-- or running again. Without pg_cron (an external scheduler) the pause is
+-- recorded and shown by health(); stopping the external scheduler is its own.
+CREATE FUNCTION ct4.pause(reason text) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p ct4.pause_state;
+    e record;
+    n integer := 0;
+BEGIN
+    IF reason IS NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION 'reason must say why the schedules are paused (got %)', coalesce(quote_literal(reason), 'NULL')
+            USING ERRCODE = '22023', HINT = 'For example: SELECT ct4.pause(''pg_dump before the upgrade'');';
+    END IF;
+    SELECT * INTO p FROM ct4.pause_state;
+    IF FOUND THEN
+        RAISE NOTICE 'ct4: already paused since % by %: % (the first reason is kept)', p.since, p.paused_by, p.reason
+            USING HINT = 'SELECT ct4.resume() ends the pause.';
+    ELSE
+        INSERT INTO ct4.pause_state (reason, since, paused_by) VALUES (reason, now(), ct4._actor());
+    END IF;
+    IF to_regclass('cron.job') IS NOT NULL THEN
+        FOR e IN EXECUTE 'SELECT jobid FROM cron.job WHERE jobname LIKE ''ct4:%'' AND active ORDER BY jobid' LOOP
+            EXECUTE 'SELECT cron.alter_job($1, active => false)' USING e.jobid;
+            n := n + 1;
+        END LOOP;
+    END IF;
+    RETURN n;
+END $$;
+
+CREATE FUNCTION ct4.resume() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p  ct4.pause_state;
+    st ct4.schedule_state;
+    n  integer := 0;
+BEGIN
+    DELETE FROM ct4.pause_state RETURNING * INTO p;
+    IF NOT FOUND THEN
+        RAISE NOTICE 'ct4: not paused, nothing to resume';
+        RETURN 0;
+    END IF;
+    SELECT * INTO st FROM ct4.schedule_state;
+    IF FOUND AND to_regclass('cron.job') IS NOT NULL THEN
+        PERFORM ct4._sync_schedule(st.profile, st.timezone, now());
+        EXECUTE 'SELECT count(*) FROM cron.job WHERE jobname LIKE ''ct4:%'' AND active' INTO n;
+    END IF;
+    RAISE NOTICE 'ct4: resumed after % (paused since % by %: %)', now() - p.since, p.since, p.paused_by, p.reason;
+    RETURN n;
+END $$;
+
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('operator', 'routine', 'ct4.pause(text)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.resume()', 'EXECUTE');
+
 INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('reader', 'routine', 'ct4.cron_next(text, timestamptz)', 'EXECUTE'),   -- job_status
     ('reader', 'routine', 'ct4.cron_interval(text, timestamptz)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.cron_prev(text, timestamptz)', 'EXECUTE'),
     ('reader', 'routine', 'ct4.cron_local_to_utc(text, integer)', 'EXECUTE'),
     ('reader', 'routine', 'ct4.cron_error(text)', 'EXECUTE'),
     ('owner', 'routine', 'ct4._schedule_row_check()', 'EXECUTE'),

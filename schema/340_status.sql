@@ -21,7 +21,11 @@ SELECT j.job_name,
        coalesce(agg.total_failures, 0) AS total_failures,
        coalesce(cf.consecutive_failures, 0) AS consecutive_failures,
        st.timezone AS schedule_timezone,
-       s.utc_schedule AS schedule_utc
+       s.utc_schedule AS schedule_utc,
+       -- run_after: the predecessors that have not succeeded since this job's
+       -- latest run (empty: it starts now or has started); NULL without run_after
+       CASE WHEN j.run_after IS NOT NULL THEN
+           ARRAY(SELECT c.predecessor FROM ct4._chain_state(j.job_name) c WHERE NOT c.ready) END AS waiting_for
   FROM ct4.jobs j
   CROSS JOIN reaped
   LEFT JOIN ct4.schedule_state st ON true
@@ -76,13 +80,17 @@ DECLARE
     alerts   jsonb;
     r        record;
     scheduled boolean := EXISTS (SELECT 1 FROM ct4.schedule_state);
+    external boolean := ct4._external_scheduler();
+    pause    ct4.pause_state;
 BEGIN
+    SELECT * INTO pause FROM ct4.pause_state;
     SELECT * INTO cron FROM ct4._pg_cron_state();
     SELECT coalesce(jsonb_agg(jsonb_build_object(
                'job_name', s.job_name, 'enabled', s.enabled, 'schedule', s.schedule,
                'running', s.running, 'last_status', s.last_status, 'last_started_at', s.last_started_at,
                'last_success_at', s.last_success_at, 'next_run_at', s.next_run_at,
-               'consecutive_failures', s.consecutive_failures, 'max_retries', lim.max_retries)
+               'consecutive_failures', s.consecutive_failures, 'max_retries', lim.max_retries,
+               'waiting_for', s.waiting_for)
                ORDER BY s.job_name), '[]')
       INTO jobs
       FROM ct4.job_status s CROSS JOIN LATERAL ct4._job_limits(s.job_name) lim;
@@ -92,12 +100,19 @@ BEGIN
                'raised_at', e.raised_at) ORDER BY e.event_id), '[]')
       INTO alerts FROM ct4.alert_events e WHERE e.resolved_at IS NULL;
 
-    IF NOT cron.installed THEN
-        warn := warn || format('pg_cron is not installed in database %s: jobs run only by hand', current_database());
-    ELSIF NOT scheduled THEN
+    -- An external scheduler (setting external_scheduler) is a design, not a
+    -- fault: no pg_cron or no pg_cron schedule is then fine.
+    IF NOT cron.installed AND NOT external THEN
+        warn := warn || format('pg_cron is not installed in database %s: jobs run only by hand '
+                               '(with an external scheduler, set ct4.settings external_scheduler = true)', current_database());
+    ELSIF cron.installed AND NOT scheduled AND NOT external THEN
         warn := warn || 'no schedule is registered: run SELECT ct4.schedule(...)'::text;
-    ELSIF NOT cron.scheduler_running THEN
+    ELSIF scheduled AND NOT cron.scheduler_running THEN
         bad := bad || 'jobs are scheduled but the pg_cron scheduler is not running'::text;
+    END IF;
+    IF pause.reason IS NOT NULL THEN
+        warn := warn || format('schedules paused since %s by %s: %s (SELECT ct4.resume() resumes them)',
+                               pause.since, pause.paused_by, pause.reason);
     END IF;
     FOR r IN SELECT x->>'job_name' AS job, (x->>'consecutive_failures')::int AS cf,
                     (x->>'max_retries')::int AS mr, x->>'last_status' AS ls
@@ -123,9 +138,14 @@ BEGIN
                        WHEN cardinality(warn) > 0 THEN 'degraded' ELSE 'healthy' END,
         'reasons', to_jsonb(bad || warn),
         'pg_cron', jsonb_build_object('installed', cron.installed, 'scheduler_running', cron.scheduler_running),
+        'scheduler', CASE WHEN scheduled THEN 'pg_cron' WHEN external THEN 'external' ELSE 'none' END,
         'jobs', jobs,
         'open_alerts', alerts,
-        'checked_at', now());
+        'checked_at', now())
+        || CASE WHEN pause.reason IS NOT NULL THEN
+               jsonb_build_object('paused', jsonb_build_object('reason', pause.reason, 'since', pause.since,
+                                                               'by', pause.paused_by))
+           ELSE '{}' END;
 END $$;
 
 -- A Prometheus label value: backslash, double quote and newline escaped.

@@ -395,6 +395,23 @@ std::optional<int64_t> cron_interval(const CronSchedule &s, int64_t from_epoch_u
     return gap;
 }
 
+std::optional<int64_t> cron_prev(const CronSchedule &s, int64_t before_epoch_utc) noexcept {
+    // Scan forward through windows that double backwards from `before`: the
+    // last fire inside the first window that has one is the answer.
+    constexpr int64_t kMaxSpan = int64_t(400) * 366 * 86400;
+    for (int64_t span = 86400; span <= kMaxSpan; span *= 2) {
+        if (before_epoch_utc - span < -(int64_t(1) << 50)) return std::nullopt;
+        std::optional<int64_t> t = cron_next(s, before_epoch_utc - span - 1);
+        std::optional<int64_t> last;
+        while (t && *t < before_epoch_utc) {
+            last = t;
+            t = cron_next(s, *t);
+        }
+        if (last) return last;
+    }
+    return std::nullopt;
+}
+
 std::string cron_local_to_utc(std::string_view local_expr, int offset_seconds) {
     if (offset_seconds % 60 != 0) {
         convert_error("UTC offset " + std::to_string(offset_seconds) +

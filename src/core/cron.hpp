@@ -99,6 +99,10 @@ bool cron_valid(std::string_view expr, std::string *error) noexcept;
 // 2100) is still found. Inputs beyond +-2^50 s also give nullopt.
 std::optional<int64_t> cron_next(const CronSchedule &s, int64_t after_epoch_utc) noexcept;
 
+// Last fire time strictly before `before_epoch_utc` (a whole minute);
+// nullopt if the schedule never fired in the 400 years before it.
+std::optional<int64_t> cron_prev(const CronSchedule &s, int64_t before_epoch_utc) noexcept;
+
 // Whether the minute containing `epoch_utc` matches (seconds ignored).
 bool cron_matches(const CronSchedule &s, int64_t epoch_utc) noexcept;
 

@@ -1,5 +1,6 @@
 // SQL wrappers of the pure cron evaluator (src/core/cron.hpp):
-// ct4.cron_next, ct4.cron_interval, ct4.cron_local_to_utc, ct4.cron_error.
+// ct4.cron_next, ct4.cron_prev, ct4.cron_interval, ct4.cron_local_to_utc,
+// ct4.cron_error.
 #include "core/cron.hpp"
 #include "pg/args.hpp"
 #include "pg/datum.hpp"
@@ -55,6 +56,16 @@ Datum cron_next_sql(FunctionCallInfo fcinfo) {
     return TimestampTzGetDatum(from_unix(*next));
 }
 
+Datum cron_prev_sql(FunctionCallInfo fcinfo) {
+    auto sched = parse_arg(ct4::pg::arg_text(fcinfo, 0, "expr"));
+    auto prev = ct4::core::cron_prev(sched, to_unix(arg_ts(fcinfo, 1, "before")));
+    if (!prev) {
+        fcinfo->isnull = true;
+        return (Datum)0;
+    }
+    return TimestampTzGetDatum(from_unix(*prev));
+}
+
 Datum cron_interval_sql(FunctionCallInfo fcinfo) {
     auto sched = parse_arg(ct4::pg::arg_text(fcinfo, 0, "expr"));
     auto gap = ct4::core::cron_interval(sched, to_unix(arg_ts(fcinfo, 1, "after")));
@@ -99,5 +110,6 @@ Datum cron_error_sql(FunctionCallInfo fcinfo) {
 
 CT4_FUNCTION(ct4_cron_error, cron_error_sql)
 CT4_FUNCTION(ct4_cron_next, cron_next_sql)
+CT4_FUNCTION(ct4_cron_prev, cron_prev_sql)
 CT4_FUNCTION(ct4_cron_interval, cron_interval_sql)
 CT4_FUNCTION(ct4_cron_local_to_utc, cron_local_to_utc_sql)

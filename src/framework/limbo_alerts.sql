@@ -96,6 +96,7 @@ SELECT pg_catalog.round((extract(epoch FROM $1 - GREATEST(s.registered_at, ok.la
                         AND r.started_at <= $1) ok
  WHERE j.enabled AND s.registered_at <= $1 - w.win
    AND (ok.last_ok IS NULL OR ok.last_ok < $1 - w.win)
+   AND NOT EXISTS (SELECT 1 FROM ct4.pause_state)   -- no JOB_STALE while paused (SPEC 10)
  ORDER BY s.job_name;
 
 -- name: JOB_FAILED

@@ -135,7 +135,7 @@ SELECT is(jsonb_array_length(ct4.health()->'jobs')::bigint, (SELECT count(*) FRO
 DELETE FROM ct4.scheduled_jobs;
 SELECT is((SELECT count(*) FROM ct4._check_limbo_alerts_record((SELECT t FROM t_now))), 0::bigint, 'nothing fires any more');
 SELECT is(ct4.health()->>'status', 'degraded', 'without pg_cron and without alerts: degraded');
-SELECT ok(ct4.health()->'reasons'->>0 LIKE 'pg_cron is not installed in database %: jobs run only by hand', '... saying why');
+SELECT ok(ct4.health()->'reasons'->>0 LIKE 'pg_cron is not installed in database %: jobs run only by hand%', '... saying why');
 
 -- Metrics: Prometheus text format, every metric ct4_*.
 CREATE TEMP TABLE m AS SELECT line FROM regexp_split_to_table(rtrim(ct4.metrics(), E'\n'), E'\n') line;

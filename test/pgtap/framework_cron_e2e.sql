@@ -1,12 +1,17 @@
--- End to end: pg_cron really runs a ct4 job through ct4.run_job and the
--- history shows it. pg_cron 1.4 has minute granularity, so this polls
--- ct4.job_runs for at most 75 s (the one bounded wait of the suite).
-SELECT plan(3);
+-- End to end: pg_cron really runs a ct4 job through ct4.run_job, after a
+-- pause and resume of its entry, and the history shows it. pg_cron 1.4 has
+-- minute granularity, so this polls ct4.job_runs for at most 75 s (the one
+-- bounded wait of the suite).
+SELECT plan(6);
 SELECT ct4.unschedule();
 INSERT INTO ct4.jobs (job_name, command, description, max_runtime)
 VALUES ('e2e_probe', 'SELECT count(*) FROM ct4.jobs', 'end-to-end test job', '10 seconds');
 INSERT INTO ct4.job_schedules (profile, job_name, schedule) VALUES ('production', 'e2e_probe', '* * * * *');
 SELECT is((SELECT count(*) FROM ct4.schedule('production', 'UTC') WHERE jobname = 'ct4:e2e_probe'), 1::bigint, 'probe scheduled every minute');
+-- Paused and resumed first (SPEC 10): pg_cron runs the resumed entry.
+SELECT is(ct4.pause('e2e: pause and resume'), 5, 'pause stops the five entries');
+SELECT is((SELECT active FROM cron.job WHERE jobname = 'ct4:e2e_probe'), false, 'the probe''s entry is inactive');
+SELECT is(ct4.resume(), 5, 'resume starts them again');
 
 DO $$
 BEGIN

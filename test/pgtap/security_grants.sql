@@ -43,6 +43,7 @@ SELECT is((SELECT array_agg(sig::text ORDER BY sig::text) FROM ext_routines
                                     'ct4.name_similarity(text,text)', 'ct4.name_tokens_agree(text,text)',
                                     'ct4.cron_next(text,timestamp with time zone)',
                                     'ct4.cron_interval(text,timestamp with time zone)', 'ct4.cron_local_to_utc(text,integer)', 'ct4.cron_error(text)',
+                                    'ct4.cron_prev(text,timestamp with time zone)',
                                     'ct4._exec_with_timeout(text,interval)')),
           NULL, 'every other function pins search_path = pg_catalog, pg_temp');
 SELECT is((SELECT array_agg(sig::text ORDER BY sig::text) FROM ext_routines

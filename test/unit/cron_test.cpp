@@ -496,3 +496,32 @@ TEST(CronLocalToUtc, SameFiringMinutes) {
         }
     }
 }
+
+TEST(CronPrev, IsTheFireBeforeAndInvertsNext) {
+    // 2025-06-18 12:00:00 UTC
+    const int64_t t = 1750248000;
+    const CronSchedule daily = parse_cron("35 2 * * *");
+    ASSERT_EQ(cron_prev(daily, t), std::optional<int64_t>(t - 9 * 3600 - 25 * 60));  // 02:35 today
+    // strictly before: at the fire itself, the one of the day before
+    const int64_t fire = *cron_prev(daily, t);
+    EXPECT_EQ(cron_prev(daily, fire), std::optional<int64_t>(fire - 86400));
+    EXPECT_EQ(cron_prev(daily, fire + 1), std::optional<int64_t>(fire));
+    const CronSchedule every = parse_cron("* * * * *");
+    EXPECT_EQ(cron_prev(every, t), std::optional<int64_t>(t - 60));
+    EXPECT_EQ(cron_prev(every, t + 30), std::optional<int64_t>(t));
+    const CronSchedule leap = parse_cron("0 0 29 2 *");  // 2024-02-29 00:00 UTC
+    EXPECT_EQ(cron_prev(leap, t), std::optional<int64_t>(1709164800));
+    EXPECT_EQ(cron_prev(parse_cron("0 0 30 2 *"), t), std::nullopt);
+    // prev(next(x)) is the last fire at or before x
+    for (const char *e : {"*/15 * * * *", "30 2 * * 1-5", "0 9,17 * * *", "@monthly"}) {
+        const CronSchedule c = parse_cron(e);
+        for (int64_t x = t; x < t + 40 * 86400; x += 86400 / 7 + 13) {
+            const auto n = cron_next(c, x);
+            ASSERT_TRUE(n);
+            const auto p = cron_prev(c, *n);
+            ASSERT_TRUE(p) << e;
+            EXPECT_LE(*p, x) << e;
+            EXPECT_EQ(cron_next(c, *p), n) << e;
+        }
+    }
+}
