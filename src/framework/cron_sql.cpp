@@ -46,24 +46,24 @@ TimestampTz arg_ts(FunctionCallInfo fcinfo, int i, const char *name) {
     return t;
 }
 
-Datum cron_next_sql(FunctionCallInfo fcinfo) {
+// ct4.cron_next / ct4.cron_prev: the fire after / before a time (NULL: none).
+template <typename Step>
+Datum cron_fire_sql(FunctionCallInfo fcinfo, const char *time_arg, Step step) {
     auto sched = parse_arg(ct4::pg::arg_text(fcinfo, 0, "expr"));
-    auto next = ct4::core::cron_next(sched, to_unix(arg_ts(fcinfo, 1, "after")));
-    if (!next) {
+    auto fire = step(sched, to_unix(arg_ts(fcinfo, 1, time_arg)));
+    if (!fire) {
         fcinfo->isnull = true;
         return (Datum)0;
     }
-    return TimestampTzGetDatum(from_unix(*next));
+    return TimestampTzGetDatum(from_unix(*fire));
+}
+
+Datum cron_next_sql(FunctionCallInfo fcinfo) {
+    return cron_fire_sql(fcinfo, "after", ct4::core::cron_next);
 }
 
 Datum cron_prev_sql(FunctionCallInfo fcinfo) {
-    auto sched = parse_arg(ct4::pg::arg_text(fcinfo, 0, "expr"));
-    auto prev = ct4::core::cron_prev(sched, to_unix(arg_ts(fcinfo, 1, "before")));
-    if (!prev) {
-        fcinfo->isnull = true;
-        return (Datum)0;
-    }
-    return TimestampTzGetDatum(from_unix(*prev));
+    return cron_fire_sql(fcinfo, "before", ct4::core::cron_prev);
 }
 
 Datum cron_interval_sql(FunctionCallInfo fcinfo) {
