@@ -100,5 +100,8 @@ tap_script prometheus test/prometheus.sh
 echo "== browser (chromium headless: the dashboard)"
 tap_script browser test/browser.sh
 
+echo "== hot standby (health, metrics)"
+tap_script standby test/standby.sh
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]
