@@ -99,7 +99,7 @@ BEGIN
                               THEN ' (' || array_to_string(TG_ARGV, ', ') || ')' ELSE '' END),
         DETAIL = 'What is written there runs with the rights of the extension''s owner.',
         HINT = CASE TG_TABLE_NAME
-                   WHEN 'jobs' THEN 'Ask the owner to register or change the job. Operators change limits with UPDATE ct4.jobs SET max_runtime/max_retries/retry_delay, and use ct4.enable_job, ct4.disable_job, ct4.schedule, ct4.pause.'
+                   WHEN 'jobs' THEN 'Ask the owner to register or change the job. Operators change limits and chains with UPDATE ct4.jobs SET max_runtime/max_retries/retry_delay/run_after, and use ct4.enable_job, ct4.disable_job, ct4.schedule, ct4.pause.'
                    ELSE 'Ask the owner to register it.'
                END;
 END $$;
