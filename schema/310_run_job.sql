@@ -153,21 +153,27 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Per predecessor of a job with run_after: its latest finished run (SUCCESS,
--- FAILED or CRASHED: not SKIPPED_LOCKED, DRY_RUN or RUNNING) and whether it
--- is a SUCCESS newer than the job's own latest run (ready). An unknown
--- predecessor (a removed job) is never ready.
+-- FAILED or CRASHED: not SKIPPED_LOCKED, DRY_RUN or RUNNING), whether it is a
+-- SUCCESS newer than the job's own latest run (ready), and whether the
+-- predecessor is done for this cycle: ready, or failed for good (its latest
+-- run failed with no retry left, after the job's own latest run). An
+-- unknown predecessor (a removed job) is never done.
 CREATE FUNCTION ct4._chain_state(p_job text)
-RETURNS TABLE(predecessor text, last_status text, finished_at timestamptz, enabled boolean, ready boolean)
+RETURNS TABLE(predecessor text, last_status text, finished_at timestamptz, enabled boolean, ready boolean,
+              done boolean)
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT p.name, l.status, l.finished_at, k.enabled,
-           coalesce(l.status = 'SUCCESS' AND l.finished_at > coalesce(me.started_at, '-infinity'), false)
+           coalesce(l.status = 'SUCCESS' AND l.finished_at > coalesce(me.started_at, '-infinity'), false),
+           coalesce(l.finished_at > coalesce(me.started_at, '-infinity')
+                    AND (l.status = 'SUCCESS' OR l.attempt > lim.max_retries), false)
       FROM ct4.jobs j
      CROSS JOIN LATERAL unnest(j.run_after) WITH ORDINALITY p(name, ord)
       LEFT JOIN ct4.jobs k ON k.job_name = p.name
+      LEFT JOIN LATERAL ct4._job_limits(p.name) lim ON true
       LEFT JOIN LATERAL (SELECT r.started_at FROM ct4.job_runs r
                           WHERE r.job_name = j.job_name AND r.status NOT IN ('SKIPPED_LOCKED', 'DRY_RUN')
                           ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) me ON true
-      LEFT JOIN LATERAL (SELECT r.status, r.finished_at FROM ct4.job_runs r
+      LEFT JOIN LATERAL (SELECT r.status, r.finished_at, r.attempt FROM ct4.job_runs r
                           WHERE r.job_name = p.name AND r.status IN ('SUCCESS', 'FAILED', 'CRASHED')
                           ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) l ON true
      WHERE j.job_name = p_job
@@ -175,7 +181,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- The jobs the framework starts now: enabled, with run_after, every
--- predecessor ready, not running, when the framework schedules (a pg_cron
+-- predecessor done (succeeded, or failed for good), not running, when the framework schedules (a pg_cron
 -- schedule is registered, or an external scheduler is the design) and is
 -- not paused. By hand, nothing starts on its own.
 CREATE FUNCTION ct4._chain_due() RETURNS SETOF text
@@ -186,7 +192,7 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
        AND (EXISTS (SELECT 1 FROM ct4.schedule_state) OR ct4._external_scheduler())
        AND NOT EXISTS (SELECT 1 FROM ct4.job_runs r WHERE r.job_name = j.job_name AND r.status = 'RUNNING'
                           AND ct4._backend_alive(r.backend_pid, r.started_at))
-       AND (SELECT bool_and(c.ready) FROM ct4._chain_state(j.job_name) c)
+       AND (SELECT bool_and(c.done) FROM ct4._chain_state(j.job_name) c)
      ORDER BY j.job_name
 $$;
 
@@ -242,9 +248,7 @@ BEGIN
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     -- What happened, for the caller (psql prints only CALL): status and counters.
     RAISE NOTICE '%', ct4._run_summary(rid, p_job, r.status, r.stats);
-    IF r.status = 'SUCCESS' THEN
-        CALL ct4._run_chain();   -- the jobs that run after this one
-    END IF;
+    CALL ct4._run_chain();   -- the jobs that run after this one (it succeeded or failed for good)
     IF r.err_sqlstate IS NULL THEN
         RETURN;
     END IF;
@@ -286,8 +290,9 @@ BEGIN
                                   WHEN NOT c.enabled THEN 'disabled'
                                   WHEN c.last_status IS NULL THEN 'never ran'
                                   WHEN c.last_status = 'SUCCESS' THEN 'no success since this job''s last run'
+                                  WHEN c.last_status IN ('FAILED', 'CRASHED') THEN 'last run ' || c.last_status || ', a retry pending'
                                   ELSE 'last run ' || c.last_status END), ', ')
-      INTO waiting FROM ct4._chain_state(job_name) c WHERE NOT c.ready;
+      INTO waiting FROM ct4._chain_state(job_name) c WHERE NOT c.done;
     IF waiting IS NOT NULL THEN
         RAISE NOTICE 'ct4: job % runs at its deadline although it waits for: %', job_name, waiting;
     END IF;

@@ -22,10 +22,11 @@ SELECT j.job_name,
        coalesce(cf.consecutive_failures, 0) AS consecutive_failures,
        st.timezone AS schedule_timezone,
        s.utc_schedule AS schedule_utc,
-       -- run_after: the predecessors that have not succeeded since this job's
-       -- latest run (empty: it starts now or has started); NULL without run_after
+       -- run_after: the predecessors that have neither succeeded nor failed for
+       -- good since this job's latest run (empty: it starts now or has
+       -- started); NULL without run_after
        CASE WHEN j.run_after IS NOT NULL THEN
-           ARRAY(SELECT c.predecessor FROM ct4._chain_state(j.job_name) c WHERE NOT c.ready) END AS waiting_for
+           ARRAY(SELECT c.predecessor FROM ct4._chain_state(j.job_name) c WHERE NOT c.done) END AS waiting_for
   FROM ct4.jobs j
   CROSS JOIN reaped
   LEFT JOIN ct4.schedule_state st ON true

@@ -6,7 +6,7 @@
 -- the external scheduler setting. Not inside BEGIN: run_job commits and the
 -- LOGIN users (dblink) must see committed rows. Undone at the end.
 \ir ../fixtures/readme_roles.sql
-SELECT plan(39);
+SELECT plan(40);
 SET TimeZone = 'UTC';
 
 -- The default registry: the alerts run after the night's leads and claims.
@@ -62,7 +62,15 @@ UPDATE ct4.jobs SET command = 'SELECT 1/0' WHERE job_name = 't12_a';
 \set out `psql -X -d :DBNAME -c "CALL ct4.run_job('t12_a')" 2>&1`
 SELECT is((SELECT count(*) FROM ct4.job_runs WHERE job_name = 't12_dep'), 1::bigint, 'a failed predecessor: not started');
 SELECT is((SELECT waiting_for FROM ct4.job_status WHERE job_name = 't12_dep'), '{t12_a}'::text[], '... it waits for the failed one');
--- A dry run or a skipped run is no success either.
+-- A predecessor that failed for good (no retry left) no longer holds it:
+-- the dependent runs (its alerts say why), at the end of that failed run.
+UPDATE ct4.jobs SET max_retries = 0 WHERE job_name = 't12_a';
+\set out `psql -X -d :DBNAME -c "CALL ct4.run_job('t12_a')" 2>&1`
+SELECT is((SELECT count(*) FROM ct4.job_runs WHERE job_name = 't12_dep'), 2::bigint, 'a predecessor failed for good: the dependent starts');
+UPDATE ct4.jobs SET max_retries = 3 WHERE job_name = 't12_a';
+\set out `psql -X -d :DBNAME -c "CALL ct4.run_job('t12_a')" 2>&1`
+CALL ct4.run_job('t12_b');
+
 INSERT INTO ct4.job_runs (job_name, status, started_at, finished_at) VALUES
     ('t12_a', 'DRY_RUN', now(), clock_timestamp()), ('t12_a', 'SKIPPED_LOCKED', now(), clock_timestamp());
 SELECT is((SELECT waiting_for FROM ct4.job_status WHERE job_name = 't12_dep'), '{t12_a}'::text[], 'DRY_RUN and SKIPPED_LOCKED do not count');
@@ -70,7 +78,7 @@ SELECT is((SELECT waiting_for FROM ct4.job_status WHERE job_name = 't12_dep'), '
 UPDATE ct4.jobs SET command = 'SELECT 1' WHERE job_name = 't12_a';
 INSERT INTO ct4.job_runs (job_name, status, started_at, finished_at) VALUES ('t12_a', 'SUCCESS', now(), clock_timestamp());
 CALL ct4.maintenance();
-SELECT is((SELECT count(*) FROM ct4.job_runs WHERE job_name = 't12_dep'), 2::bigint, 'ct4.maintenance starts a dependent that is due');
+SELECT is((SELECT count(*) FROM ct4.job_runs WHERE job_name = 't12_dep'), 3::bigint, 'ct4.maintenance starts a dependent that is due');
 
 -- The deadline (its own schedule; pg_cron entry CALL ct4.run_job_if_due), time as an argument.
 INSERT INTO ct4.scheduled_jobs VALUES ('ct4:t12_dep', 't12_dep', '35 2 * * *', '35 2 * * *', 'CALL ct4.run_job_if_due(''t12_dep'')', '2025-06-01 00:00+00');
