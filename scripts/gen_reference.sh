@@ -122,8 +122,9 @@ SELECT format(E'### %s\n\n%s\n\nColumns: %s.\n',
               (SELECT string_agg(pg_temp.c(k.attname || ' ' || k.type), ', ' ORDER BY k.attnum) FROM col k WHERE k.oid = r.oid))
   FROM relation r WHERE r.relkind IN ('v', 'm') ORDER BY r.internal, r.name;
 
-SELECT E'## Settings\n\nRows of `ct4.settings` (name, value, description) as installed; the operator edits `value`.\n\n| setting | default | what it means |\n|---|---|---|';
-SELECT format('| %s | %s | %s |', pg_temp.c(s.name), pg_temp.c(s.value), pg_temp.cell(s.description))
+SELECT E'## Settings\n\nRows of `ct4.settings` (name, value, description) as installed; the operator edits `value`, which must be what the row allows (`value_type`, `min_value`, `max_value`: checked when written, 22023 otherwise).\n\n| setting | default | allowed | what it means |\n|---|---|---|---|';
+SELECT format('| %s | %s | %s | %s |', pg_temp.c(s.name), pg_temp.c(s.value), pg_temp.cell(ct4._setting_allowed(s)),
+              pg_temp.cell(s.description))
   FROM ct4.settings s ORDER BY s.name;
 SELECT '';
 
