@@ -219,7 +219,7 @@ INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('owner', 'routine', 'ct4._job_schedules_replace()', 'EXECUTE'),
     ('owner', 'routine', 'ct4._job_locks_add()', 'EXECUTE'),
     ('owner', 'routine', 'ct4._job_lock(text, boolean)', 'EXECUTE'),
-    ('owner', 'routine', 'ct4._job_limits(text)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4._job_limits(text)', 'EXECUTE'),   -- job_status (waiting_for): reads what the reader may read
     ('owner', 'routine', 'ct4._jobs_run_after_check()', 'EXECUTE'),
     -- Limits, profiles and per-profile schedules are the operator's to edit
     -- (a schedule names a registered job: no SQL of the operator's runs).

@@ -6,7 +6,7 @@
 -- Not inside BEGIN: the LOGIN users (dblink) and the psql client that
 -- catches the NOTICE must see committed data. Everything is undone at the end.
 \ir ../fixtures/readme_roles.sql
-SELECT plan(23);
+SELECT plan(24);
 SET TimeZone = 'UTC';
 
 INSERT INTO ct4.jobs (job_name, command, description, max_runtime)
@@ -19,6 +19,8 @@ SELECT ok(pg_temp.q('reader', 'SELECT ct4.metrics()') LIKE '%ct4_pg_cron_schedul
           'reader: metrics() in a READ ONLY transaction');
 SELECT ok(pg_temp.q('reader', 'SELECT ct4.health()->>''status''') IN ('healthy', 'degraded', 'unhealthy'),
           'reader: health() in a READ ONLY transaction');
+SELECT is(pg_temp.q('reader', 'SELECT string_agg(job_name || '' '' || waiting_for::text, '', '') FROM ct4.job_status WHERE waiting_for IS NOT NULL'),
+          'check_limbo_alerts {reconcile_leads_pipeline,reconcile_claims_14d}', 'reader: job_status, what a chained job waits for included');
 SELECT dblink_exec('reader', 'COMMIT');
 SELECT is(pg_temp.q('reader', 'SELECT ct4.metrics()'), ct4.metrics(), 'reader: the same metrics() as the superuser');
 
