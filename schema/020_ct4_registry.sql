@@ -21,12 +21,12 @@ END $$;
 -- setting and what is allowed, so a run never meets a malformed setting.
 -- A new setting is one row with its rules. value_type: integer, numeric
 -- (min_value..max_value, inclusive), interval (the same, as intervals),
--- boolean, text (non-empty). The operator changes `value` only.
+-- boolean, timezone (a zone name PostgreSQL knows), text (non-empty). The operator changes `value` only.
 CREATE TABLE ct4.settings (
     name        text PRIMARY KEY,
     value       text NOT NULL,
     description text,
-    value_type  text NOT NULL CHECK (value_type IN ('integer', 'numeric', 'interval', 'boolean', 'text')),
+    value_type  text NOT NULL CHECK (value_type IN ('integer', 'numeric', 'interval', 'boolean', 'timezone', 'text')),
     min_value   text,
     max_value   text
 );
@@ -48,6 +48,7 @@ LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
                WHEN 'numeric' THEN 'a number'
                WHEN 'interval' THEN 'an interval'
                WHEN 'boolean' THEN 'true or false'
+               WHEN 'timezone' THEN 'a time zone name (pg_timezone_names)'
                ELSE 'a non-empty text' END
         || CASE WHEN s.value_type IN ('integer', 'numeric', 'interval') THEN
                coalesce(' from ' || s.min_value, '') || coalesce(CASE WHEN s.min_value IS NULL THEN ' up ' ELSE ' ' END
@@ -72,16 +73,25 @@ BEGIN
         WHEN 'boolean' THEN
             PERFORM s.value::boolean;
             RETURN true;
+        WHEN 'timezone' THEN
+            PERFORM now() AT TIME ZONE s.value;
+            RETURN true;
         ELSE
             RETURN length(btrim(s.value)) > 0;
     END CASE;
-EXCEPTION WHEN data_exception THEN
-    RETURN false;   -- not of its type (invalid text representation, out of range)
+EXCEPTION WHEN data_exception OR invalid_parameter_value THEN
+    RETURN false;   -- not of its type (invalid text representation, out of range, unknown zone)
 END $$;
 
 CREATE FUNCTION ct4._settings_check() RETURNS trigger
 LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
+    IF NEW.value_type IS NULL THEN
+        RAISE EXCEPTION 'setting "%" has no value_type: it is not a setting of the extension', NEW.name
+            USING ERRCODE = '22023',
+                  HINT = 'The settings: SELECT name FROM ct4.settings. A new setting is one row with its rules: '
+                         'INSERT INTO ct4.settings (name, value, description, value_type, min_value, max_value).';
+    END IF;
     IF NOT ct4._setting_valid(NEW) THEN
         RAISE EXCEPTION 'setting "%" must be % (got %)', NEW.name, ct4._setting_allowed(NEW),
             coalesce(quote_literal(NEW.value), 'NULL')

@@ -146,92 +146,43 @@ INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
 -- Settings (SPEC 8.1). Day boundaries, thresholds, retention, the cleanup's
 -- bound per run, and the weights of the productivity score
 -- (docs/crm.md "Productivity score").
-INSERT INTO ct4.settings (name, value, description) VALUES
-    ('crm_timezone', 'UTC', 'CRM: the time zone of "today" and "the day" (metrics period, report day, SELLER_PERFORMANCE episode); keep it the schedule''s zone'),
-    ('crm_unanswered_hours', '1', 'CRM: a conversation whose last message is from the customer and older than this many hours is unanswered'),
-    ('crm_hot_lead_probability', '0.8', 'CRM: a lead with conversion_probability above this is hot'),
-    ('crm_hot_lead_contact_hours', '2', 'CRM: a hot lead notifies when its last contact is older than this many hours (or never)'),
-    ('crm_seller_unanswered_max', '5', 'CRM: a seller with more unanswered conversations than this gets a SELLER_PERFORMANCE notification'),
-    ('crm_seller_response_minutes_max', '30', 'CRM: a seller whose average response time of the day is above this many minutes gets a SELLER_PERFORMANCE notification'),
-    ('crm_notification_retention_days', '7', 'CRM: crm_cleanup deletes notifications created more than this many days before its as_of'),
-    ('crm_metrics_retention_days', '30', 'CRM: crm_cleanup deletes seller_metrics rows whose period is more than this many days before the day of its as_of'),
-    ('crm_conversation_archive_days', '7', 'CRM: crm_cleanup archives active conversations whose last message is older than this many days'),
-    ('crm_cleanup_batch', '100000', 'CRM: at most this many rows of each kind per crm_cleanup run (a function cannot commit midway; the hourly runs work off a backlog)'),
-    ('crm_score_weight_response', '3', 'CRM productivity score: weight of the response component 1 / (1 + avg_response_time_minutes / crm_seller_response_minutes_max)'),
-    ('crm_score_weight_engagement', '2', 'CRM productivity score: weight of engagement_rate'),
-    ('crm_score_weight_conversion', '3', 'CRM productivity score: weight of least(conversion_rate, 1)'),
-    ('crm_score_weight_activity', '2', 'CRM productivity score: weight of least(conversations_today / crm_score_activity_target, 1)'),
-    ('crm_score_activity_target', '10', 'CRM productivity score: conversations in a day that count as full activity'),
-    ('crm_activity_high_min', '7', 'CRM: activity_level is high from this productivity_score on'),
-    ('crm_activity_medium_min', '4', 'CRM: activity_level is medium from this productivity_score on (low below)'),
-    ('crm_report_conversion_rate_min', '0.2', 'CRM daily report: a team conversion rate below this recommends training in closing');
+INSERT INTO ct4.settings (name, value, description, value_type, min_value, max_value) VALUES
+    ('crm_timezone', 'UTC', 'CRM: the time zone of "today" and "the day" (metrics period, report day, SELLER_PERFORMANCE episode); keep it the schedule''s zone',
+     'timezone', NULL, NULL),
+    ('crm_unanswered_hours', '1', 'CRM: a conversation whose last message is from the customer and older than this many hours is unanswered',
+     'numeric', '0', '8760'),
+    ('crm_hot_lead_probability', '0.8', 'CRM: a lead with conversion_probability above this is hot',
+     'numeric', '0', '1'),
+    ('crm_hot_lead_contact_hours', '2', 'CRM: a hot lead notifies when its last contact is older than this many hours (or never)',
+     'numeric', '0', '8760'),
+    ('crm_seller_unanswered_max', '5', 'CRM: a seller with more unanswered conversations than this gets a SELLER_PERFORMANCE notification',
+     'integer', '0', '1000000'),
+    ('crm_seller_response_minutes_max', '30', 'CRM: a seller whose average response time of the day is above this many minutes gets a SELLER_PERFORMANCE notification',
+     'numeric', '0.001', '525600'),
+    ('crm_notification_retention_days', '7', 'CRM: crm_cleanup deletes notifications created more than this many days before its as_of',
+     'integer', '0', '36500'),
+    ('crm_metrics_retention_days', '30', 'CRM: crm_cleanup deletes seller_metrics rows whose period is more than this many days before the day of its as_of',
+     'integer', '0', '36500'),
+    ('crm_conversation_archive_days', '7', 'CRM: crm_cleanup archives active conversations whose last message is older than this many days',
+     'integer', '0', '36500'),
+    ('crm_cleanup_batch', '100000', 'CRM: at most this many rows of each kind per crm_cleanup run (a function cannot commit midway; the hourly runs work off a backlog)',
+     'integer', '1', '100000000'),
+    ('crm_score_weight_response', '3', 'CRM productivity score: weight of the response component 1 / (1 + avg_response_time_minutes / crm_seller_response_minutes_max)',
+     'numeric', '0', '1000'),
+    ('crm_score_weight_engagement', '2', 'CRM productivity score: weight of engagement_rate',
+     'numeric', '0', '1000'),
+    ('crm_score_weight_conversion', '3', 'CRM productivity score: weight of least(conversion_rate, 1)',
+     'numeric', '0', '1000'),
+    ('crm_score_weight_activity', '2', 'CRM productivity score: weight of least(conversations_today / crm_score_activity_target, 1)',
+     'numeric', '0', '1000'),
+    ('crm_score_activity_target', '10', 'CRM productivity score: conversations in a day that count as full activity',
+     'numeric', '0.001', '1000000'),
+    ('crm_activity_high_min', '7', 'CRM: activity_level is high from this productivity_score on',
+     'numeric', '0', '10'),
+    ('crm_activity_medium_min', '4', 'CRM: activity_level is medium from this productivity_score on (low below)',
+     'numeric', '0', '10'),
+    ('crm_report_conversion_rate_min', '0.2', 'CRM daily report: a team conversion rate below this recommends training in closing',
+     'numeric', '0', '1000');
 
--- The crm_ settings are validated when written (SPEC 6): a value of the
--- wrong type or out of range is refused with 22023 naming the setting, so
--- a CRM run never meets a malformed setting.
-CREATE FUNCTION ct4._crm_setting_rule(p_name text, OUT value_type text, OUT min_value numeric,
-                                      OUT max_value numeric)
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT r.t, r.lo, r.hi
-      FROM (VALUES ('crm_timezone', 'timezone', NULL::numeric, NULL::numeric),
-                   ('crm_unanswered_hours', 'numeric', 0, 8760),
-                   ('crm_hot_lead_probability', 'numeric', 0, 1),
-                   ('crm_hot_lead_contact_hours', 'numeric', 0, 8760),
-                   ('crm_seller_unanswered_max', 'integer', 0, 1000000),
-                   ('crm_seller_response_minutes_max', 'numeric', 0.001, 525600),
-                   ('crm_notification_retention_days', 'integer', 0, 36500),
-                   ('crm_metrics_retention_days', 'integer', 0, 36500),
-                   ('crm_conversation_archive_days', 'integer', 0, 36500),
-                   ('crm_cleanup_batch', 'integer', 1, 100000000),
-                   ('crm_score_weight_response', 'numeric', 0, 1000),
-                   ('crm_score_weight_engagement', 'numeric', 0, 1000),
-                   ('crm_score_weight_conversion', 'numeric', 0, 1000),
-                   ('crm_score_weight_activity', 'numeric', 0, 1000),
-                   ('crm_score_activity_target', 'numeric', 0.001, 1000000),
-                   ('crm_activity_high_min', 'numeric', 0, 10),
-                   ('crm_activity_medium_min', 'numeric', 0, 10),
-                   ('crm_report_conversion_rate_min', 'numeric', 0, 1000)) r(n, t, lo, hi)
-     WHERE r.n = p_name
-$$;
-
-CREATE FUNCTION ct4._crm_settings_check() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    rule    record;
-    ok      boolean;
-    allowed text;
-BEGIN
-    SELECT r.value_type, r.min_value, r.max_value INTO rule FROM ct4._crm_setting_rule(NEW.name) r;
-    IF rule.value_type IS NULL THEN
-        RAISE EXCEPTION 'setting "%" is not a CRM setting', NEW.name USING ERRCODE = '22023',
-            HINT = 'The CRM settings: SELECT name FROM ct4.settings WHERE name LIKE ''crm\_%''.';
-    END IF;
-    BEGIN
-        IF rule.value_type = 'timezone' THEN
-            PERFORM now() AT TIME ZONE NEW.value;
-            ok := true;
-        ELSE
-            IF rule.value_type = 'integer' THEN PERFORM NEW.value::integer; END IF;
-            ok := NEW.value::numeric NOT IN ('NaN', 'Infinity', '-Infinity')
-                  AND NEW.value::numeric BETWEEN rule.min_value AND rule.max_value;
-        END IF;
-    EXCEPTION WHEN data_exception OR invalid_parameter_value THEN
-        ok := false;
-    END;
-    IF NOT ok THEN
-        allowed := CASE rule.value_type WHEN 'timezone' THEN 'a time zone name (pg_timezone_names)'
-                        ELSE format('%s from %s to %s', CASE rule.value_type WHEN 'integer' THEN 'an integer'
-                                                             ELSE 'a number' END, rule.min_value, rule.max_value) END;
-        RAISE EXCEPTION 'setting "%" must be % (got %)', NEW.name, allowed, quote_literal(NEW.value)
-            USING ERRCODE = '22023', DETAIL = coalesce(NEW.description, ''),
-                  HINT = format('UPDATE ct4.settings SET value = ... WHERE name = %L, with %s.', NEW.name, allowed);
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER settings_crm_valid BEFORE INSERT OR UPDATE ON ct4.settings
-    FOR EACH ROW WHEN (NEW.name LIKE 'crm\_%') EXECUTE FUNCTION ct4._crm_settings_check();
-
-INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
-    ('owner', 'routine', 'ct4._crm_settings_check()', 'EXECUTE'),
-    -- the operator's UPDATE runs the trigger, which calls it as the operator
-    ('reader', 'routine', 'ct4._crm_setting_rule(text)', 'EXECUTE');
+-- Like every setting, the crm_ settings are validated when written by the
+-- rules of their own rows (value_type, min_value, max_value; ct4._settings_check).

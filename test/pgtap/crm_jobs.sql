@@ -25,7 +25,7 @@ SELECT throws_ok($$UPDATE ct4.settings SET value = '2.5' WHERE name = 'crm_clean
 SELECT throws_ok($$UPDATE ct4.settings SET value = 'Mars/Olympus' WHERE name = 'crm_timezone'$$, '22023',
                  NULL, 'an unknown time zone');
 SELECT throws_ok($$INSERT INTO ct4.settings (name, value) VALUES ('crm_typo', '1')$$, '22023',
-                 'setting "crm_typo" is not a CRM setting', 'an unknown crm_ setting');
+                 'setting "crm_typo" has no value_type: it is not a setting of the extension', 'an unknown crm_ setting');
 SELECT lives_ok($$UPDATE ct4.settings SET value = 'America/Lima' WHERE name = 'crm_timezone'$$, 'a known time zone');
 UPDATE ct4.settings SET value = 'UTC' WHERE name = 'crm_timezone';
 

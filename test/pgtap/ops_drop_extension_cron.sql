@@ -16,7 +16,8 @@ EXCEPTION WHEN OTHERS THEN
     RETURN h;
 END $$;
 
-SELECT is((SELECT count(*) FROM ct4.schedule('production', 'America/Lima')), 4::bigint, 'scheduled: four ct4: entries');
+SELECT cmp_ok((SELECT count(*) FROM ct4.schedule('production', 'America/Lima')), '>=', 4::bigint, 'scheduled: the ct4: entries');
+CREATE TEMP TABLE n_entries AS SELECT count(*) AS n FROM cron.job WHERE jobname LIKE 'ct4:%';
 INSERT INTO raw.drivers (driver_id, full_name, phone) VALUES ('D-drop', 'Ana Perez', '987654321');
 
 SELECT throws_ok('DROP EXTENSION ct4_jobs', '2BP01',
@@ -26,7 +27,7 @@ SELECT throws_ok('DROP EXTENSION ct4_jobs CASCADE', '2BP01', NULL, '... CASCADE 
 SELECT throws_ok('DROP EXTENSION IF EXISTS pgtap_not_here, ct4_jobs', '2BP01', NULL, '... and in a list of extensions');
 SELECT matches(pg_temp.hint_of('DROP EXTENSION ct4_jobs'), '^Back up first: pg_dump -Fc .*SET ct4.allow_drop = on; DROP EXTENSION ct4_jobs;$',
                'the refusal says what to do: back up with pg_dump, then SET ct4.allow_drop = on');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'ct4:%'), 4::bigint, 'a refused drop leaves the entries');
+SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'ct4:%'), (SELECT n FROM n_entries), 'a refused drop leaves the entries');
 SELECT ok(to_regnamespace('raw') IS NOT NULL AND EXISTS (SELECT 1 FROM raw.drivers), '... and the data');
 
 -- Another extension is not ct4_jobs: it drops as before.

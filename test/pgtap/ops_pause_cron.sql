@@ -14,13 +14,14 @@ DELETE FROM ct4.schedule_choice;
 
 SELECT pg_temp.login('op', 't12_operator');
 SELECT pg_temp.login('reader', 't12_reader');
-SELECT is(pg_temp.q('op', $$SELECT count(*) FROM ct4.schedule('high_load', 'America/Lima')$$), '4', 'the operator schedules high_load in Lima');
+SELECT cmp_ok(pg_temp.q('op', $$SELECT count(*) FROM ct4.schedule('high_load', 'America/Lima')$$)::int, '>=', 4, 'the operator schedules high_load in Lima');
 CREATE TEMP TABLE before AS
 SELECT jobname, schedule, command, database, username FROM cron.job WHERE jobname LIKE 'ct4:%' AND active;
+CREATE TEMP TABLE n_entries AS SELECT count(*)::text AS n FROM before;
 
-SELECT is(pg_temp.q('op', $$SELECT ct4.pause('pg_dump before the upgrade')$$), '4', 'the operator pauses: four entries stopped');
+SELECT is(pg_temp.q('op', $$SELECT ct4.pause('pg_dump before the upgrade')$$), (SELECT n FROM n_entries), 'the operator pauses: every entry stopped');
 SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'ct4:%' AND active), 0::bigint, 'every ct4: entry is inactive');
-SELECT is((SELECT count(*) FROM cron.job WHERE jobname LIKE 'ct4:%'), 4::bigint, '... and still there');
+SELECT is((SELECT count(*)::text FROM cron.job WHERE jobname LIKE 'ct4:%'), (SELECT n FROM n_entries), '... and still there');
 SELECT is(pg_temp.q('reader', $$SELECT ct4.health()->'paused'->>'reason'$$), 'pg_dump before the upgrade',
           'the reader''s health() shows the pause');
 SELECT is(pg_temp.q('reader', $$SELECT (ct4.health() - 'checked_at')::text$$)::jsonb, ct4.health() - 'checked_at',
@@ -34,7 +35,7 @@ SELECT is(pg_temp.q('op', $$SELECT ct4.enable_job('reconcile_claims_14d')$$), 't
 SELECT is((SELECT active FROM cron.job WHERE jobname = 'ct4:reconcile_claims_14d'), false, '... its entry is back, inactive while paused');
 SELECT is(pg_temp.q('op', $$SELECT ct4.pause('another reason')$$), '0', 'a second pause stops nothing more');
 
-SELECT is(pg_temp.q('op', 'SELECT ct4.resume()'), '4', 'the operator resumes: four entries run again');
+SELECT is(pg_temp.q('op', 'SELECT ct4.resume()'), (SELECT n FROM n_entries), 'the operator resumes: every entry runs again');
 SELECT set_eq($$SELECT jobname, schedule, command, database, username FROM cron.job WHERE jobname LIKE 'ct4:%' AND active$$,
               $$SELECT * FROM before$$, 'they are back exactly as they were (profile, Lima''s GMT lines, commands, owner)');
 
@@ -51,7 +52,7 @@ DELETE FROM ct4.run_counters;
 DELETE FROM ct4.alert_events;
 
 -- ct4.schedule() without arguments: the last profile and zone, also after unschedule.
-SELECT is(pg_temp.q('op', 'SELECT ct4.unschedule()'), '4', 'unschedule removes them');
+SELECT is(pg_temp.q('op', 'SELECT ct4.unschedule()'), (SELECT n FROM n_entries), 'unschedule removes them');
 SELECT set_eq($$SELECT jobname, utc_schedule FROM ct4.schedule()$$,
               $$SELECT jobname, schedule FROM before$$, 'schedule() without arguments comes back with high_load in Lima, not UTC');
 

@@ -29,8 +29,8 @@ INSERT INTO ct4.settings (name, value, description, value_type, min_value, max_v
 VALUES ('t12_ratio', '0.5', 'test setting', 'numeric', '0', '1');
 SELECT throws_ok($$UPDATE ct4.settings SET value = '1.5' WHERE name = 't12_ratio'$$, '22023',
                  'setting "t12_ratio" must be a number from 0 to 1 (got ''1.5'')', 'a new setting is validated by its own row');
-SELECT throws_ok($$INSERT INTO ct4.settings (name, value) VALUES ('t12_untyped', 'x')$$, '23502', NULL,
-                 'a setting without a type is refused');
+SELECT throws_ok($$INSERT INTO ct4.settings (name, value) VALUES ('t12_untyped', 'x')$$, '22023',
+                 'setting "t12_untyped" has no value_type: it is not a setting of the extension', 'a setting without a type is refused');
 DELETE FROM ct4.settings WHERE name = 't12_ratio';
 
 -- The README's operator: the same refusal; values only.
