@@ -33,22 +33,26 @@ SELECT pg_catalog.count(*) AS uncovered
   FROM raw.module_ct_cabinet_leads l
  WHERE l.lead_date >= DATE '2000-01-01' + $1 AND l.lead_date < DATE '2000-01-01' + $2;
 
+-- fragment: fresh_leads
+-- The leads whose lead-level condition must be (re)computed: the uncovered
+-- date range ($1, $2), NULL dates when asked ($3) and the dirty leads ($4).
+-- UNION ALL: a dirty lead inside the range comes twice and the reader keeps
+-- its first row (deduplicating 1 000 000 leads in SQL cost ~1 s of a first run).
+(SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s
+  WHERE s.lead_date >= DATE '2000-01-01' + $1 AND s.lead_date < DATE '2000-01-01' + $2
+ UNION ALL
+ SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s
+  WHERE $3 AND s.lead_date IS NULL
+ UNION ALL
+ SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s
+  WHERE s.lead_id = ANY ($4::pg_catalog.int8[])) l
+
 -- name: fresh_leads_probe
--- Leads whose lead-level condition must be (re)computed: the uncovered date
--- range ($1, $2), NULL dates when asked ($3) and the dirty leads ($4), each
--- with its person and its person's driver. UNION ALL: a dirty lead inside
--- the range comes twice and the reader keeps its first row (deduplicating
--- 1 000 000 leads in SQL cost ~1 s of a first run). Small sets: index
--- probes per lead (fresh_leads_hash reads the same set for a large range).
+-- The fresh leads, each with its person and its person's driver. Small
+-- sets: index probes per lead (fresh_leads_hash reads the same set for a
+-- large range).
 SELECT l.lead_id, l.lead_date - DATE '2000-01-01' AS lead_date, p.person_key, p.driver_id
-  FROM (SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s
-         WHERE s.lead_date >= DATE '2000-01-01' + $1 AND s.lead_date < DATE '2000-01-01' + $2
-        UNION ALL
-        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s
-         WHERE $3 AND s.lead_date IS NULL
-        UNION ALL
-        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s
-         WHERE s.lead_id = ANY ($4::pg_catalog.int8[])) l
+  FROM {{fresh_leads}}
   LEFT JOIN LATERAL (
        SELECT ll.person_key,
               (SELECT dl.source_pk FROM canon.identity_links dl
@@ -58,17 +62,10 @@ SELECT l.lead_id, l.lead_date - DATE '2000-01-01' AS lead_date, p.person_key, p.
           AND ll.source_pk = l.lead_id::pg_catalog.text OFFSET 0) p ON true;
 
 -- name: fresh_leads_hash
--- The same leads as fresh_leads_probe, for a large range (a first run): hashed.
+-- The same, for a large range (a first run): hashed.
 SELECT l.lead_id, l.lead_date - DATE '2000-01-01' AS lead_date, ll.person_key,
        dl.source_pk AS driver_id
-  FROM (SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s
-         WHERE s.lead_date >= DATE '2000-01-01' + $1 AND s.lead_date < DATE '2000-01-01' + $2
-        UNION ALL
-        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s
-         WHERE $3 AND s.lead_date IS NULL
-        UNION ALL
-        SELECT s.lead_id, s.lead_date FROM raw.module_ct_cabinet_leads s
-         WHERE s.lead_id = ANY ($4::pg_catalog.int8[])) l
+  FROM {{fresh_leads}}
   LEFT JOIN canon.identity_links ll ON ll.source_table = 'module_ct_cabinet_leads'
        AND ll.source_pk = l.lead_id::pg_catalog.text
   LEFT JOIN canon.identity_links dl ON dl.source_table = 'drivers'
@@ -101,34 +98,34 @@ SELECT GREATEST(c.reltuples, 0)::pg_catalog.int8 AS estimated_rows
 -- them). The states to store are unnested in a select list: rows stream into
 -- the INSERT instead of being copied into a tuplestore first.
 
+-- fragment: claims_of_driver
+-- The ledger rows of driver u.driver_id as four int8 per claim.
+ARRAY(SELECT x FROM ops.cabinet_claims_14d c,
+             LATERAL pg_catalog.unnest(ARRAY[c.claim_id, c.milestone_value::pg_catalog.int8,
+                                             c.lead_id,
+                                             (c.lead_date - DATE '2000-01-01')::pg_catalog.int8])
+                     WITH ORDINALITY AS x(x, o)
+       WHERE c.driver_id = u.driver_id ORDER BY c.claim_id, x.o)
+
+-- fragment: driver_states
+-- The states to store: $1 driver_id, $2 person_key, $3 last lead day, $4 facts.
+(SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS driver_id,
+        pg_catalog.unnest($2::pg_catalog.int8[]) AS person_key,
+        pg_catalog.unnest($3::pg_catalog.int4[]) AS last_day,
+        pg_catalog.unnest($4::pg_catalog.bytea[]) AS facts) u
+
 -- name: insert_driver_states
 -- After a reset the table is empty: a plain INSERT (no speculative insertion).
 INSERT INTO ops.claims_driver_state (driver_id, person_key, last_lead_date, facts, claims)
 SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last_day, u.facts,
-       ARRAY(SELECT x FROM ops.cabinet_claims_14d c,
-                    LATERAL pg_catalog.unnest(ARRAY[c.claim_id, c.milestone_value::pg_catalog.int8,
-                                                    c.lead_id,
-                                                    (c.lead_date - DATE '2000-01-01')::pg_catalog.int8])
-                            WITH ORDINALITY AS x(x, o)
-              WHERE c.driver_id = u.driver_id ORDER BY c.claim_id, x.o)
-  FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS driver_id,
-               pg_catalog.unnest($2::pg_catalog.int8[]) AS person_key,
-               pg_catalog.unnest($3::pg_catalog.int4[]) AS last_day,
-               pg_catalog.unnest($4::pg_catalog.bytea[]) AS facts) u;
+       {{claims_of_driver}}
+  FROM {{driver_states}};
 
 -- name: upsert_driver_states
 INSERT INTO ops.claims_driver_state AS s (driver_id, person_key, last_lead_date, facts, claims)
 SELECT u.driver_id, u.person_key, DATE '2000-01-01' + u.last_day, u.facts,
-       ARRAY(SELECT x FROM ops.cabinet_claims_14d c,
-                    LATERAL pg_catalog.unnest(ARRAY[c.claim_id, c.milestone_value::pg_catalog.int8,
-                                                    c.lead_id,
-                                                    (c.lead_date - DATE '2000-01-01')::pg_catalog.int8])
-                            WITH ORDINALITY AS x(x, o)
-              WHERE c.driver_id = u.driver_id ORDER BY c.claim_id, x.o)
-  FROM (SELECT pg_catalog.unnest($1::pg_catalog.text[]) AS driver_id,
-               pg_catalog.unnest($2::pg_catalog.int8[]) AS person_key,
-               pg_catalog.unnest($3::pg_catalog.int4[]) AS last_day,
-               pg_catalog.unnest($4::pg_catalog.bytea[]) AS facts) u
+       {{claims_of_driver}}
+  FROM {{driver_states}}
     ON CONFLICT (driver_id) DO UPDATE SET person_key = EXCLUDED.person_key,
        last_lead_date = EXCLUDED.last_lead_date, facts = EXCLUDED.facts,
        claims = EXCLUDED.claims, reported = '{}';
