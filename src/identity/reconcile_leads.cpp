@@ -8,7 +8,6 @@
 //           rerun finds nothing;
 //   write:  one statement per table (arrays + unnest).
 // Its SQL is src/identity/reconcile_leads.sql.
-#include "core/background.hpp"
 #include "core/match.hpp"
 #include "identity/evidence.hpp"
 #include "identity/matcher.hpp"
@@ -18,9 +17,7 @@
 #include "pg/spi.hpp"
 
 #include <algorithm>
-#include <atomic>
 #include <functional>
-#include <memory>
 #include <unordered_map>
 #include <unordered_set>
 #include <string>
@@ -387,16 +384,14 @@ Counts tally(const Matcher &m, size_t upto, std::vector<LeadOutcome> *out) {
 
 // The run's links in primary-key order (each insert lands next to the
 // previous one in the index: 25 % cheaper than lead order for 168 000 links),
-// with their evidence. Pure C++ on what the run decided: it runs on a second
-// thread while the unmatched rows and lead states are written, and stops early
-// when `stop` is set (the run is failing).
+// with their evidence. Pure C++ on what the run decided.
 struct LinkRows {
     std::vector<OptStr> table, pk, rule, score;
     std::vector<int64_t> person;
     std::vector<std::string> evidence;  // binary jsonb
 };
 
-LinkRows build_link_rows(const Matcher &m, const PersonKeyOf &real, const std::atomic<bool> &stop) {
+LinkRows build_link_rows(const Matcher &m, const PersonKeyOf &real) {
     struct Ref {
         bool lead;  // else a driver ("drivers" sorts before "module_ct_cabinet_leads")
         std::string pk;
@@ -419,7 +414,6 @@ LinkRows build_link_rows(const Matcher &m, const PersonKeyOf &real, const std::a
     out.evidence.reserve(refs.size());
     core::JsonbWriter w;
     for (size_t n = 0; n < refs.size(); n++) {
-        if (n % 1024 == 0 && stop) break;
         Ref &ref = refs[n];
         if (ref.lead) {
             const Lead &l = m.leads[ref.at];
@@ -563,12 +557,6 @@ void write_results(jobs::Job &job, Run &run) {
     const Matcher &decided = run.m;
     const std::vector<LeadOutcome> &out = run.out;
     Touched touched = touched_by_run(decided, real);
-    // The links and their evidence are built on a second thread while the
-    // unmatched rows and lead states are written (0.3-0.6 s of C++ off the
-    // run's path); they are inserted last. Until links.get() nothing changes
-    // the run's decisions or `new_keys_of`: the thread reads them.
-    core::Background<LinkRows> links(
-        [&](const std::atomic<bool> &stop) { return build_link_rows(decided, real, stop); });
 
     // Today's unmatched rows: refreshed in place, and removed for leads that
     // no longer have an unmatched outcome.
@@ -655,18 +643,11 @@ void write_results(jobs::Job &job, Run &run) {
                   pg::p_int8_array(state_version), pg::p_text_array(state_stage),
                   pg::p_text_array(state_outcome)});
 
-    // Links: evidence is binary jsonb (identity/evidence.hpp) and travels as
-    // one jsonb[]: nothing is parsed.
-    LinkRows link_rows = links.get();
-    // Nothing of what the run decided is needed any more: it is freed on a
-    // second thread during the links insert (the matcher alone is about a
-    // million small blocks; freeing them took 0.3 s). The last owner of
-    // `done` is the thread's body, so the frees happen there.
-    auto done = std::make_shared<Run>(std::move(run));
-    core::Background<bool> freeing([d = std::move(done)](const std::atomic<bool> &) mutable {
-        d.reset();
-        return true;
-    });
+    // Links, inserted last: evidence is binary jsonb (identity/evidence.hpp)
+    // and travels as one jsonb[]: nothing is parsed. Built here, on the
+    // backend's thread: no second thread in a backend (a second thread bought
+    // less than a fifth of the run, docs/identity.md).
+    LinkRows link_rows = build_link_rows(decided, real);
     if (!link_rows.pk.empty())
         spi.exec(sql::insert_links,
                  {pg::p_int8(job.run_id()), pg::p_text_array(link_rows.table),

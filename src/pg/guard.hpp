@@ -8,10 +8,6 @@
 //       A longjmp (elog ERROR, cancel, statement timeout) is caught with
 //       PG_TRY and rethrown as ct4::pg::PgError, so C++ destructors run.
 //
-// Code that runs off the backend's thread (core::Background) needs neither:
-// it never calls into PostgreSQL, and what it throws is rethrown on the
-// backend's thread, inside the entry guard.
-//
 // The error types below carry an SQLSTATE so that errors keep their codes
 // across the wall in both directions.
 #pragma once
