@@ -120,7 +120,7 @@ struct CachedPass {
     cc::Day covered = kNoCoverage, new_cover = kNoCoverage;
     Decisions out;
     std::vector<cc::GapRow> rows;
-    std::unordered_map<std::string, int64_t> driver_ix;
+    DriverIndex driver_ix;
     // Dirty marks (the ones seen are deleted at the end, by mark).
     std::unordered_map<std::string, int64_t> dirty_drivers;
     std::vector<int64_t> dirty_lead_ids, dirty_lead_marks;
@@ -135,12 +135,7 @@ struct CachedPass {
     std::vector<std::optional<std::string>> drop;  // states of drivers with no dated lead
 
     int64_t driver_of(const std::string &id, int64_t person) {
-        auto [it, added] = driver_ix.emplace(id, (int64_t)out.drivers.size());
-        if (added) {
-            out.drivers.push_back(id);
-            out.driver_person.push_back(person);
-        }
-        return it->second;
+        return driver_ix.of(out, id, person);
     }
     // Returns the driver's index.
     int64_t decide(const std::string &id, int64_t person, const cc::DriverInput &in) {
@@ -217,7 +212,7 @@ void decide_leads(CachedPass &p) {
         const size_t fresh = (size_t)p.spi.rows();  // 1 000 000 on a first full run
         p.fresh_leads.reserve(fresh);
         p.fresh_drivers.reserve(fresh);
-        p.driver_ix.reserve(fresh);
+        p.driver_ix.ix.reserve(fresh);
         pg::RowReader rr(p.spi);  // one deform per row, text without output functions
         const int lead = rr.column("lead_id"), date = rr.column("lead_date"),
                   person = rr.column("person_key"), driver = rr.column("driver_id");
@@ -266,7 +261,7 @@ void decide_cached_drivers(CachedPass &p) {
         // Sized once: rehashing ~30 000 string keys showed in the no-op profile.
         const size_t cached = (size_t)p.spi.rows();
         p.have_state.reserve(cached);
-        p.driver_ix.reserve(p.driver_ix.size() + cached);
+        p.driver_ix.ix.reserve(p.driver_ix.ix.size() + cached);
         p.out.drivers.reserve(p.out.drivers.size() + cached);
         p.out.driver_person.reserve(p.out.driver_person.size() + cached);
         p.rows.reserve(p.rows.size() + 2 * cached);

@@ -32,15 +32,8 @@ Decisions decide_raw(pg::Spi &spi, const ScopeOptions &opt, const Context &ctx,
     out.cutoff = ctx.cutoff;
     const auto &milestones = ctx.milestones;
 
-    std::unordered_map<std::string, int64_t> driver_ix;
-    auto driver_of = [&](const std::string &id) {
-        auto [it, added] = driver_ix.emplace(id, (int64_t)out.drivers.size());
-        if (added) {
-            out.drivers.push_back(id);
-            out.driver_person.push_back(0);
-        }
-        return it->second;
-    };
+    DriverIndex driver_ix;
+    auto driver_of = [&](const std::string &id) { return driver_ix.of(out, id); };
 
     // 1. Leads in scope: lead-level conditions now, drivers to decide later.
     std::vector<cc::GapRow> rows;
@@ -89,7 +82,7 @@ Decisions decide_raw(pg::Spi &spi, const ScopeOptions &opt, const Context &ctx,
         spi.exec(ct4::sql::claims_load::driver_persons, {pg::p_text_array(unknown)});
         const int driver = spi.column("driver_id"), person = spi.column("person_key");
         for (uint64_t i = 0, n = spi.rows(); i < n; i++)
-            out.driver_person[(size_t)driver_ix[*spi.get_text(i, driver)]] =
+            out.driver_person[(size_t)driver_ix.ix[*spi.get_text(i, driver)]] =
                 spi.get_int8(i, person);
         free_result();
     }

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace ct4::claims {
@@ -50,6 +51,20 @@ struct Decisions {
     // filing (so the filed claims are in it and the ledger trigger has
     // nothing to rewrite). Null when nothing is to be stored.
     std::shared_ptr<CacheUpdate> cache_update;
+};
+
+// Each driver's place in Decisions::drivers (GapRow::driver_ix): a driver
+// seen for the first time is appended, with `person` as its person_key.
+struct DriverIndex {
+    std::unordered_map<std::string, int64_t> ix;
+    int64_t of(Decisions &d, const std::string &id, int64_t person = 0) {
+        auto [it, added] = ix.emplace(id, (int64_t)d.drivers.size());
+        if (added) {
+            d.drivers.push_back(id);
+            d.driver_person.push_back(person);
+        }
+        return it->second;
+    }
 };
 
 // Writes d.cache_update (driver states with their ledger rows as they are
