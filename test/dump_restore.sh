@@ -37,6 +37,11 @@ VALUES ('drv-dump-test', 1, 999999, '2026-01-05', 1, 25.00, 3, '2026-01-06', '20
 INSERT INTO ct4.job_runs (job_name, status, stats) VALUES ('reconcile_claims_14d', 'SUCCESS', '{"claims_created": 1}');
 UPDATE ct4.settings SET value = '15' WHERE name = 'window_days';
 INSERT INTO ct4.milestones VALUES (50, 50, 150.00);
+-- The CRM: demo data and what its jobs write.
+SELECT * FROM ct4.generate_crm_demo_data(3, 11);
+SELECT * FROM ct4.crm_check_notifications();
+SELECT * FROM ct4.crm_refresh_seller_metrics();
+SELECT * FROM ct4.crm_daily_report();
 SQL
 then echo "Bail out! could not prepare the source database: $(head -5 "$dump.err")"; exit 1; fi
 
@@ -50,7 +55,7 @@ ok $? "pg_restore into a fresh database without error" "$(cat "$dump.err")"
 # Caches registered with 'WHERE false' are rebuilt from raw, not restored.
 tables=$(q -d "$src" -c "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c
     JOIN pg_namespace n ON n.oid = c.relnamespace
-    WHERE n.nspname IN ('raw', 'canon', 'ops', 'ct4') AND c.relkind = 'r'
+    WHERE n.nspname IN ('raw', 'canon', 'ops', 'ct4', 'crm') AND c.relkind = 'r'
       AND NOT EXISTS (SELECT 1 FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(reloid, cond)
                        WHERE e.extname = 'ct4_jobs' AND x.reloid = c.oid AND x.cond ILIKE 'WHERE false%')
     ORDER BY 1")
@@ -61,7 +66,7 @@ for t in $tables; do
 done
 # Sequences carry on where they were.
 seqs=$(q -d "$src" -c "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences
-    WHERE schemaname IN ('raw', 'canon', 'ops', 'ct4') ORDER BY 1")
+    WHERE schemaname IN ('raw', 'canon', 'ops', 'ct4', 'crm') ORDER BY 1")
 for s in $seqs; do
     a=$(q -d "$src" -c "SELECT last_value FROM $s") b=$(q -d "$dst" -c "SELECT last_value FROM $s")
     [ "$a" = "$b" ]; ok $? "sequence $s restored at $a" "source: $a; restored: $b"
@@ -78,9 +83,11 @@ INSERT INTO ops.cabinet_claims_14d (driver_id, person_key, lead_id, lead_date, m
                                     trips_in_window, achieved_date, window_end, evidence, run_id)
 VALUES ('drv-after-restore', 1, 1, '2026-01-05', 1, 25.00, 1, '2026-01-05', '2026-01-18', '{}', 8);
 INSERT INTO ct4.job_runs (job_name, status) VALUES ('reconcile_leads_pipeline', 'SUCCESS');
+INSERT INTO crm.notifications (kind, subject_id, episode, message, details, created_at, run_id)
+VALUES ('HOT_LEAD', -1, 'after restore', 'm', '{}', now(), 9);
 SQL
 )
-ok $? "new rows in persons, link removals, claims and job_runs do not clash on keys" "$out"
+ok $? "new rows in persons, link removals, claims, job_runs and CRM notifications do not clash on keys" "$out"
 # The views work on the restored data exactly as on the source.
 sql="SELECT md5(string_agg(limbo_stage || lead_id, ',' ORDER BY lead_id)) FROM ops.v_cabinet_leads_limbo"
 a=$(q -d "$src" -c "$sql") b=$(q -d "$dst" -c "$sql")
