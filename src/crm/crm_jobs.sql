@@ -77,8 +77,10 @@ ins AS (
                                                  'response_minutes_max', c.num4) END,
            $1, $2
       FROM cand c
-     WHERE NOT EXISTS (SELECT FROM crm.notifications x
-                        WHERE x.kind = c.kind AND x.subject_id = c.subject_id AND x.episode = c.episode)
+     -- One index probe per condition (a subquery with LIMIT is no anti join:
+     -- hashing every notification the retention keeps costs more).
+     WHERE (SELECT true FROM crm.notifications x
+             WHERE x.kind = c.kind AND x.subject_id = c.subject_id AND x.episode = c.episode LIMIT 1) IS NULL
     ON CONFLICT (kind, subject_id, episode) DO NOTHING
     RETURNING n.*),
 counted AS (
