@@ -240,3 +240,24 @@ TEST(Matcher, AKeyHeldByTooManyPersonsFindsNoCandidates) {
     EXPECT_EQ(own.person, 5);
     EXPECT_TRUE(own.ranked[0].score.phone);  // the shared phone still scores
 }
+
+// The same bound in the driver step: a phone that more than
+// kMaxPersonsPerKey drivers hold finds no driver; the person's license does.
+TEST(Matcher, AKeyHeldByTooManyDriversFindsNoDriver) {
+    Matcher m{{}};
+    const int n = (int)ct4::core::kMaxPersonsPerKey + 1;
+    for (int i = 1; i <= n; i++)
+        m.add_driver(driver(("D" + std::to_string(i)).c_str(),
+                            raw("Ana Soto", "999999999", nullptr, nullptr)));
+    add_person(m, 7, raw("Ana Soto", "999999999", nullptr, nullptr));
+    m.eval_driver(7);
+    const DriverResult &r = m.driver_results.at(7);
+    EXPECT_EQ(r.decision, Decision::Ambiguous);  // DRIVER_AMBIGUOUS, with the bound in details
+    EXPECT_TRUE(r.ranked.empty());
+    ASSERT_EQ(r.keys_over_bound.size(), 1u);
+    EXPECT_EQ(r.keys_over_bound[0].holders, (size_t)n);
+    m.add_driver(driver("D-OWN", raw("Ana Soto", "999999999", "Q12121212", nullptr)));
+    add_person(m, 8, raw("Ana Soto", nullptr, "Q12121212", nullptr));
+    m.eval_driver(8);
+    EXPECT_TRUE(m.driver_results.at(8).linked_now);
+}
