@@ -4,7 +4,7 @@
 -- scores nothing and is never linked on phone and plate alone; the same in
 -- the driver step; the outcome codes stay those of SPEC 4.1.
 BEGIN;
-SELECT plan(20);
+SELECT plan(22);
 SET LOCAL client_min_messages = warning;
 
 -- José (phone 912 121 212, license Q90909090, car FAM-101) and his driver row.
@@ -91,6 +91,12 @@ SELECT results_eq('SELECT newly_linked FROM ct4.reconcile_leads_pipeline()', $$V
                   'at 0, the old rule: brother and sister link to José');
 SELECT results_eq($$SELECT source_pk, match_rule FROM canon.identity_links WHERE source_pk IN ('2', '3') ORDER BY 1$$,
                   $$VALUES ('2', 'PHONE+NAME'), ('3', 'PHONE+PLATE')$$, 'as under the old rule');
+
+-- A bad value is refused when written (SPEC 6: the similarities 0..1).
+SELECT throws_ok($$UPDATE ct4.settings SET value = '1.5' WHERE name = 'name_token_similarity_min'$$,
+                 '22023', NULL, 'name_token_similarity_min out of 0..1 is refused');
+SELECT throws_ok($$UPDATE ct4.settings SET value = 'high' WHERE name = 'name_token_similarity_min'$$,
+                 '22023', NULL, 'name_token_similarity_min not a number is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
