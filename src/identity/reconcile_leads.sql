@@ -37,18 +37,23 @@ SELECT b.person_key, b.source_pk AS driver_id
  WHERE b.source_table = 'drivers' AND b.lifted_at IS NULL
    AND b.person_key = ANY ($1::bigint[]);
 
+-- fragment: shares_a_key
+-- Row r (a raw lead or a raw.drivers row) has one of the keys asked for:
+-- the expressions of the key indexes, in their collation.
+((ct4.normalize_phone(r.phone) COLLATE pg_catalog."C") = ANY ($1)
+ OR (pg_catalog."left"(ct4.normalize_license(r.license_number), 64) COLLATE pg_catalog."C") = ANY ($2)
+ OR (pg_catalog."left"(ct4.normalize_plate(r.plate), 64) COLLATE pg_catalog."C") = ANY ($3))
+
 -- name: persons_by_keys
 -- Every stored person linked to a raw lead that shares one of the keys, plus
 -- the persons $4, each with the raw fields of every row linked to it: its
 -- leads and its driver, each through its partial person index.
 WITH p AS (
     SELECT li.person_key
-      FROM raw.module_ct_cabinet_leads l
+      FROM raw.module_ct_cabinet_leads r
       JOIN canon.identity_links li
-        ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = l.lead_id::text
-     WHERE (ct4.normalize_phone(l.phone) COLLATE pg_catalog."C") = ANY ($1)
-        OR (pg_catalog."left"(ct4.normalize_license(l.license_number), 64) COLLATE pg_catalog."C") = ANY ($2)
-        OR (pg_catalog."left"(ct4.normalize_plate(l.plate), 64) COLLATE pg_catalog."C") = ANY ($3)
+        ON li.source_table = 'module_ct_cabinet_leads' AND li.source_pk = r.lead_id::text
+     WHERE {{shares_a_key}}
     UNION
     SELECT pg_catalog.unnest($4::bigint[]))
 SELECT il.person_key, false AS is_driver, l.full_name, l.phone, l.license_number, l.plate
@@ -64,12 +69,10 @@ SELECT il.person_key, true, d.full_name, d.phone, d.license_number, d.plate
 
 -- name: drivers_by_keys
 -- The raw.drivers rows sharing one of the keys, with their person if linked.
-SELECT d.driver_id, d.full_name, d.phone, d.license_number, d.plate, il.person_key
-  FROM raw.drivers d
-  LEFT JOIN canon.identity_links il ON il.source_table = 'drivers' AND il.source_pk = d.driver_id
- WHERE (ct4.normalize_phone(d.phone) COLLATE pg_catalog."C") = ANY ($1)
-    OR (pg_catalog."left"(ct4.normalize_license(d.license_number), 64) COLLATE pg_catalog."C") = ANY ($2)
-    OR (pg_catalog."left"(ct4.normalize_plate(d.plate), 64) COLLATE pg_catalog."C") = ANY ($3);
+SELECT r.driver_id, r.full_name, r.phone, r.license_number, r.plate, il.person_key
+  FROM raw.drivers r
+  LEFT JOIN canon.identity_links il ON il.source_table = 'drivers' AND il.source_pk = r.driver_id
+ WHERE {{shares_a_key}};
 
 -- ---- writing ----------------------------------------------------------------
 -- The writes unnest their arrays in the select list (ProjectSet): rows
