@@ -14,7 +14,8 @@ CREATE TABLE ct4.jobs (
     retry_delay interval    NOT NULL DEFAULT '10 minutes' CHECK (retry_delay >= '0'),
     -- Job chains (SPEC 10): the jobs this one runs after. The framework starts
     -- it once all of them have succeeded since its own latest run; its
-    -- schedule is then a deadline (ct4.run_job_if_due). Checked when written.
+    -- schedule is then a deadline (pg_cron's CALL ct4.run_job decides with
+    -- ct4.run_job_if_due). Checked when written.
     run_after   text[] CHECK (cardinality(run_after) > 0)
 );
 INSERT INTO ct4.jobs (job_name, command, description, max_runtime, run_after) VALUES

@@ -76,11 +76,10 @@ BEGIN
     END IF;
     off := ct4._zone_offset(timezone, as_of);
     RETURN QUERY
-    -- A job with run_after is started by its predecessors; its schedule is a
-    -- deadline, which runs it only if it has not run in this cycle.
+    -- The same command for every job (SPEC 5); for a job with run_after,
+    -- run_job knows pg_cron's call and treats it as a deadline.
     SELECT 'ct4:' || s.job_name, s.job_name, s.schedule, ct4.cron_local_to_utc(s.schedule, off),
-           format(CASE WHEN j.run_after IS NULL THEN 'CALL ct4.run_job(%L)' ELSE 'CALL ct4.run_job_if_due(%L)' END,
-                  s.job_name)
+           format('CALL ct4.run_job(%L)', s.job_name)
       FROM ct4.job_schedules s JOIN ct4.jobs j ON j.job_name = s.job_name
      WHERE s.profile = schedule_plan.profile AND j.enabled
     UNION ALL

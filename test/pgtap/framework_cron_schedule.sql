@@ -11,7 +11,7 @@ SELECT results_eq($$SELECT jobname, utc_schedule FROM ct4.schedule('production',
              ('ct4:reconcile_claims_14d', '30 7 * * *'), ('ct4:reconcile_leads_pipeline', '*/15 * * * *')$$,
     'schedule returns what it registered, converted from Lima to GMT');
 SELECT results_eq($$SELECT jobname::text COLLATE "default", schedule::text, command::text, active FROM cron.job WHERE jobname LIKE 'ct4:%' ORDER BY jobname$$,
-    $$VALUES ('ct4:check_limbo_alerts', '35 7 * * *', 'CALL ct4.run_job_if_due(''check_limbo_alerts'')', true),
+    $$VALUES ('ct4:check_limbo_alerts', '35 7 * * *', 'CALL ct4.run_job(''check_limbo_alerts'')', true),
              ('ct4:crm_cleanup', '0 * * * *', 'CALL ct4.run_job(''crm_cleanup'')', true),
              ('ct4:crm_daily_report', '0 13 * * *', 'CALL ct4.run_job(''crm_daily_report'')', true),
              ('ct4:crm_notification_checks', '*/5 * * * *', 'CALL ct4.run_job(''crm_notification_checks'')', true),

@@ -6,7 +6,7 @@
 -- the external scheduler setting. Not inside BEGIN: run_job commits and the
 -- LOGIN users (dblink) must see committed rows. Undone at the end.
 \ir ../fixtures/readme_roles.sql
-SELECT plan(40);
+SELECT plan(45);
 SET TimeZone = 'UTC';
 
 -- The default registry: the alerts run after the night's leads and claims.
@@ -80,8 +80,9 @@ INSERT INTO ct4.job_runs (job_name, status, started_at, finished_at) VALUES ('t1
 CALL ct4.maintenance();
 SELECT is((SELECT count(*) FROM ct4.job_runs WHERE job_name = 't12_dep'), 3::bigint, 'ct4.maintenance starts a dependent that is due');
 
--- The deadline (its own schedule; pg_cron entry CALL ct4.run_job_if_due), time as an argument.
-INSERT INTO ct4.scheduled_jobs VALUES ('ct4:t12_dep', 't12_dep', '35 2 * * *', '35 2 * * *', 'CALL ct4.run_job_if_due(''t12_dep'')', '2025-06-01 00:00+00');
+-- The deadline (its own schedule: pg_cron's CALL ct4.run_job decides with
+-- run_job_if_due), time as an argument.
+INSERT INTO ct4.scheduled_jobs VALUES ('ct4:t12_dep', 't12_dep', '35 2 * * *', '35 2 * * *', 'CALL ct4.run_job(''t12_dep'')', '2025-06-01 00:00+00');
 DELETE FROM ct4.job_runs WHERE job_name = 't12_dep';
 INSERT INTO ct4.job_runs (job_name, status, started_at, finished_at) VALUES ('t12_dep', 'SUCCESS', '2025-06-18 02:31+00', '2025-06-18 02:31:05+00');
 SELECT ok(ct4._deadline_skip('t12_dep', '2025-06-18 02:35:00.3+00') LIKE 'it already ran at 2025-06-18 02:31:00+00, shortly before this deadline%',
@@ -94,6 +95,28 @@ CALL ct4.run_job_if_due('t12_dep', '2025-06-18 02:35:00+00');
 SELECT is((SELECT count(*) FROM ct4.job_runs WHERE job_name = 't12_dep'), 1::bigint, 'run_job_if_due skips when it already ran shortly before');
 CALL ct4.run_job_if_due('t12_dep', '2025-06-19 02:35:00+00');
 SELECT is((SELECT count(*) FROM ct4.job_runs WHERE job_name = 't12_dep'), 2::bigint, '... and runs it at the next deadline');
+-- Every entry's command is CALL ct4.run_job (SPEC 5): pg_cron's call of it is
+-- the deadline, a call by hand always runs. pg_cron's libpq mode is a session
+-- named pg_cron (its background-worker mode: framework_cron_e2e). The entry
+-- now fires daily at this minute, and the run above started just now.
+SELECT is(ct4._called_by_pg_cron(), false, 'psql is not pg_cron');
+UPDATE ct4.scheduled_jobs SET utc_schedule = to_char(now(), 'FMMI FMHH24 * * *') WHERE jobname = 'ct4:t12_dep';
+INSERT INTO ct4.scheduled_jobs SELECT 'ct4:t12_a', 't12_a', s, s, 'CALL ct4.run_job(''t12_a'')', now()
+  FROM to_char(now(), 'FMMI FMHH24 * * *') s;
+CALL ct4.run_job('t12_a');
+SELECT max(run_id) AS before_cron FROM ct4.job_runs \gset
+SET application_name = 'pg_cron';
+SELECT is(ct4._called_by_pg_cron(), true, 'a session named pg_cron (pg_cron''s libpq connection) is pg_cron');
+CALL ct4.run_job('t12_dep');
+SELECT is((SELECT count(*) FROM ct4.job_runs WHERE job_name = 't12_dep'), 2::bigint,
+          'pg_cron''s run_job of a chained job that ran shortly before its deadline: nothing runs');
+CALL ct4.run_job('t12_a');
+SELECT is((SELECT count(*) FROM ct4.job_runs WHERE job_name = 't12_a' AND run_id > :before_cron), 1::bigint,
+          'pg_cron''s run_job of a job without run_after always runs it');
+RESET application_name;
+CALL ct4.run_job('t12_dep');
+SELECT is((SELECT count(*) FROM ct4.job_runs WHERE job_name = 't12_dep'), 3::bigint, 'by hand, run_job always runs');
+DELETE FROM ct4.scheduled_jobs WHERE jobname = 'ct4:t12_a';
 DELETE FROM ct4.scheduled_jobs WHERE jobname = 'ct4:t12_dep';
 
 -- 5. Pause and resume (no pg_cron here: the recorded state).
