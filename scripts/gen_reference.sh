@@ -122,16 +122,31 @@ SELECT format(E'### %s\n\n%s\n\nColumns: %s.\n',
               (SELECT string_agg(pg_temp.c(k.attname || ' ' || k.type), ', ' ORDER BY k.attnum) FROM col k WHERE k.oid = r.oid))
   FROM relation r WHERE r.relkind IN ('v', 'm') ORDER BY r.internal, r.name;
 
+-- Alert rules as installed, every column of their table (so a column added
+-- later shows up too).
+CREATE FUNCTION pg_temp.rows_of(tab regclass, order_by text) RETURNS SETOF text LANGUAGE plpgsql AS $f$
+DECLARE cols text[];
+BEGIN
+    SELECT array_agg(a.attname::text ORDER BY a.attnum) INTO cols
+      FROM pg_attribute a WHERE a.attrelid = tab AND a.attnum > 0 AND NOT a.attisdropped;
+    RETURN NEXT '| ' || array_to_string(cols, ' | ') || ' |';
+    RETURN NEXT '|' || repeat('---|', cardinality(cols));
+    RETURN QUERY EXECUTE format(
+        $q$SELECT '| ' || concat_ws(' | ', %s) || ' |' FROM %s t ORDER BY %I$q$,
+        (SELECT string_agg(format(CASE WHEN c IN ('description', 'message')
+                                       THEN 'pg_temp.cell(t.%1$I::text)'
+                                       ELSE 'pg_temp.cell(pg_temp.c(t.%1$I::text))' END, c), ', ')
+           FROM unnest(cols) c),
+        tab, order_by);
+END $f$;
 SELECT E'## Settings\n\nRows of `ct4.settings` (name, value, description) as installed; the operator edits `value`, which must be what the row allows (`value_type`, `min_value`, `max_value`: checked when written, 22023 otherwise).\n\n| setting | default | allowed | what it means |\n|---|---|---|---|';
 SELECT format('| %s | %s | %s | %s |', pg_temp.c(s.name), pg_temp.c(s.value), pg_temp.cell(ct4._setting_allowed(s)),
               pg_temp.cell(s.description))
   FROM ct4.settings s ORDER BY s.name;
 SELECT '';
 
-SELECT E'## Alert rules\n\nRows of `ct4.alert_rules` as installed; `ct4.check_limbo_alerts()` evaluates the enabled ones.\n\n| rule | severity | threshold | params | enabled | what fires |\n|---|---|---|---|---|---|';
-SELECT format('| %s | %s | %s | %s | %s | %s |', pg_temp.c(a.rule_code), a.severity, a.threshold,
-              pg_temp.c(a.params::text), CASE WHEN a.enabled THEN 'yes' ELSE 'no' END, pg_temp.cell(a.description))
-  FROM ct4.alert_rules a ORDER BY a.rule_code;
+SELECT E'## Alert rules\n\nRows of `ct4.alert_rules` as installed; `ct4.check_limbo_alerts()` evaluates the enabled ones: an\nalert fires when the rule''s metric is above its threshold.\n';
+SELECT pg_temp.rows_of('ct4.alert_rules', 'rule_code');
 SELECT '';
 
 -- Objects without their sentence, for the caller (stderr).
