@@ -8,11 +8,22 @@ MODULE_big = ct4_jobs
 CPP_SRCS = $(sort $(wildcard src/*/*.cpp))
 OBJS     = $(CPP_SRCS:.cpp=.o)
 
-# The install script is assembled from schema/*.sql in name order, so that
-# each concern keeps its own small file.
-SCHEMA_SRCS = $(sort $(wildcard schema/*.sql))
-DATA_built  = $(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard $(EXTENSION)--*--*.sql))
+# The install script of the version in ct4_jobs.control is assembled from
+# schema/*.sql in name order (each concern keeps its own small file) into
+# build/. A released version's full script is frozen in the repository root,
+# ct4_jobs--<version>.sql, and never edited: make install ships every frozen
+# script and every update script ct4_jobs--<old>--<new>.sql, and the
+# assembled one only for a version not released yet. test/upgrade.sh checks
+# that schema/ still assembles into the frozen script of its version
+# (docs/architecture.md "Versions and upgrades").
+SCHEMA_SRCS    = $(sort $(wildcard schema/*.sql))
+BUILT_SCRIPT   = build/$(EXTENSION)--$(EXTVERSION).sql
+UPDATE_SCRIPTS = $(sort $(wildcard $(EXTENSION)--*--*.sql))
+FROZEN_SCRIPTS = $(sort $(filter-out $(UPDATE_SCRIPTS),$(wildcard $(EXTENSION)--*.sql)))
+ifeq ($(filter $(EXTENSION)--$(EXTVERSION).sql,$(FROZEN_SCRIPTS)),)
+DATA_built = $(BUILT_SCRIPT)
+endif
+DATA = $(FROZEN_SCRIPTS) $(UPDATE_SCRIPTS)
 
 # `make installcheck` (PGXS): runs sql/*.sql against the running server that
 # PGHOST/PGPORT/PGUSER name (a superuser: the tests create the extension) and
@@ -30,15 +41,26 @@ SHLIB_LINK  = -lstdc++
 # ignores CXXFLAGS, so we do not emit bitcode (JIT still works for queries).
 override with_llvm = no
 
-EXTRA_CLEAN = $(DATA_built) build test/selftest/*.o test/selftest/*.so test/selftest/*.bc
+EXTRA_CLEAN = build test/selftest/*.o test/selftest/*.so test/selftest/*.bc
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
-$(EXTENSION)--$(EXTVERSION).sql: $(SCHEMA_SRCS) ct4_jobs.control
-	@echo "-- generated from schema/*.sql by make; do not edit" > $@
+# Built by `all` whether or not its version is frozen, so that the check
+# always has it.
+all: $(BUILT_SCRIPT)
+$(BUILT_SCRIPT): $(SCHEMA_SRCS) ct4_jobs.control
+	@mkdir -p build
+	@echo "-- ct4_jobs $(EXTVERSION): schema/*.sql assembled by make (frozen as $(EXTENSION)--$(EXTVERSION).sql when released)" > $@
 	@printf '%s\n' '\echo Use "CREATE EXTENSION ct4_jobs" to load this file. \quit' >> $@
 	cat $(SCHEMA_SRCS) >> $@
+
+# Releases the version of ct4_jobs.control: its assembled script becomes the
+# frozen $(EXTENSION)--<version>.sql, to be committed.
+freeze: $(BUILT_SCRIPT)
+	@if [ -e $(EXTENSION)--$(EXTVERSION).sql ]; then \
+	    echo "$(EXTENSION)--$(EXTVERSION).sql is released and frozen: bump default_version in ct4_jobs.control" >&2; exit 1; fi
+	cp $(BUILT_SCRIPT) $(EXTENSION)--$(EXTVERSION).sql
 
 # SQL lives in .sql files next to the C++ that runs it (src/<concern>/<job>.sql,
 # statements named "-- name: <identifier>"); each becomes a header of C++
@@ -74,4 +96,4 @@ selftest-install: selftest
 format:
 	clang-format -i src/*/*.cpp src/*/*.hpp test/unit/*.cpp test/selftest/*.cpp bench/*.cpp 2>/dev/null || true
 
-.PHONY: unit format selftest selftest-install
+.PHONY: unit format selftest selftest-install freeze

@@ -7,14 +7,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 src=ct4_dump_src dst=ct4_dump_dst
 dump=$(mktemp -d)/ct4.dump
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
-n=0 failed=0
-ok() {  # ok <condition exit status> <description> [diagnostic]
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else
-        echo "not ok $n - $2"; failed=$((failed + 1)); [ -n "${3:-}" ] && echo "# $3" | head -20
-    fi
-}
+. test/tap.sh
 
 q -d postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $src" -c "DROP DATABASE IF EXISTS $dst" -c "CREATE DATABASE $src" >/dev/null
 # Source: demo data, identity links, claims, a run, an unlink, an edited

@@ -11,14 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 db=ct4_exporter login=ct4_exporter_prom
 work=$(mktemp -d)
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
-n=0
-ok() {  # ok <condition exit status> <description> [diagnostic]
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else
-        echo "not ok $n - $2"; [ -n "${3:-}" ] && printf '%s\n' "$3" | head -30 | sed 's/^/# /'
-    fi
-}
+. test/tap.sh
 pid=""
 cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT

@@ -3,7 +3,8 @@
 # installs the extension, runs the GoogleTest unit tests, starts a throwaway
 # cluster with pg_cron, runs pg_regress (sql/ + expected/, `make
 # installcheck`), pgTAP (test/pgtap/*.sql through pg_prove) and the shell
-# tests (dump/restore, Prometheus, the dashboard in chromium), always stops the cluster, and ends with
+# tests (dump/restore, release and upgrade, reference, Prometheus, the
+# dashboard in chromium), always stops the cluster, and ends with
 # the line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -93,6 +94,12 @@ tap_script() {  # tap_script <label> <script>
 
 echo "== dump/restore"
 tap_script dump/restore test/dump_restore.sh
+
+echo "== release and upgrade"
+tap_script upgrade test/upgrade.sh
+
+echo "== reference"
+tap_script reference test/reference.sh
 
 echo "== Prometheus (exporter, textfile)"
 tap_script prometheus test/prometheus.sh
