@@ -107,7 +107,7 @@ BEGIN
                               THEN ' (' || array_to_string(TG_ARGV, ', ') || ')' ELSE '' END),
         DETAIL = 'What is written there runs with the rights of the extension''s owner.',
         HINT = CASE TG_TABLE_NAME
-                   WHEN 'jobs' THEN 'Ask the owner to register or change the job. Operators change limits with UPDATE ct4.jobs SET max_runtime/max_retries/retry_delay, and use ct4.enable_job, ct4.disable_job, ct4.schedule, ct4.pause.'
+                   WHEN 'jobs' THEN 'Ask the owner to register or change the job. Operators change limits and chains with UPDATE ct4.jobs SET max_runtime/max_retries/retry_delay/run_after, and use ct4.enable_job, ct4.disable_job, ct4.schedule, ct4.pause.'
                    ELSE 'Ask the owner to register it.'
                END;
 END $$;
@@ -189,20 +189,91 @@ BEGIN
     RETURN NEW;
 END $$;
 
+-- Settings are validated when written (SPEC 6): each row says its type and
+-- range, and a trigger refuses a value outside them with 22023 naming the
+-- setting and what is allowed, so a run never meets a malformed setting.
+-- A new setting is one row with its rules. value_type: integer, numeric
+-- (min_value..max_value, inclusive), interval (the same, as intervals),
+-- boolean, timezone (a zone name PostgreSQL knows), text (non-empty). The operator changes `value` only.
 CREATE TABLE ct4.settings (
     name        text PRIMARY KEY,
     value       text NOT NULL,
-    description text
+    description text,
+    value_type  text NOT NULL CHECK (value_type IN ('integer', 'numeric', 'interval', 'boolean', 'timezone', 'text')),
+    min_value   text,
+    max_value   text
 );
-INSERT INTO ct4.settings (name, value, description) VALUES
-    ('window_days',         '14',   'Length of a lead''s claim window in days: lead_date <= trip_date < lead_date + window_days'),
-    ('score_license',       '4',    'Score added when the normalized license numbers are equal'),
-    ('score_phone',         '2',    'Score added when the normalized phones are equal'),
-    ('score_plate',         '1',    'Score added when the normalized plates are equal'),
-    ('score_name',          '1',    'Score added when the names agree: similarity >= name_similarity_min and the tokens pair up (name_token_similarity_min)'),
-    ('name_similarity_min', '0.85', 'Jaro-Winkler similarity of normalized names that counts as agreeing'),
-    ('name_token_similarity_min', '0.90', 'Jaro-Winkler of two name tokens that makes them counterparts: a name agrees only when every token of the name with fewer tokens has its own counterpart in the other (else name_conflict)'),
-    ('link_threshold',      '3',    'Minimum score of the unique best candidate for a link');
+INSERT INTO ct4.settings (name, value, description, value_type, min_value, max_value) VALUES
+    ('window_days',         '14',   'Length of a lead''s claim window in days: lead_date <= trip_date < lead_date + window_days', 'integer', '1', '365'),
+    ('score_license',       '4',    'Score added when the normalized license numbers are equal', 'numeric', '0', '100'),
+    ('score_phone',         '2',    'Score added when the normalized phones are equal', 'numeric', '0', '100'),
+    ('score_plate',         '1',    'Score added when the normalized plates are equal', 'numeric', '0', '100'),
+    ('score_name',          '1',    'Score added when the names agree: similarity >= name_similarity_min and the tokens pair up (name_token_similarity_min)', 'numeric', '0', '100'),
+    ('name_similarity_min', '0.85', 'Jaro-Winkler similarity of normalized names that counts as agreeing', 'numeric', '0', '1'),
+    ('name_token_similarity_min', '0.90', 'Jaro-Winkler of two name tokens that makes them counterparts: a name agrees only when every token of the name with fewer tokens has its own counterpart in the other (else name_conflict)', 'numeric', '0', '1'),
+    ('link_threshold',      '3',    'Minimum score of the unique best candidate for a link', 'numeric', '1', '100');
+
+-- What a setting allows, in words: 'an integer from 1 to 365'.
+CREATE FUNCTION ct4._setting_allowed(s ct4.settings) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE s.value_type
+               WHEN 'integer' THEN 'an integer'
+               WHEN 'numeric' THEN 'a number'
+               WHEN 'interval' THEN 'an interval'
+               WHEN 'boolean' THEN 'true or false'
+               WHEN 'timezone' THEN 'a time zone name (pg_timezone_names)'
+               ELSE 'a non-empty text' END
+        || CASE WHEN s.value_type IN ('integer', 'numeric', 'interval') THEN
+               coalesce(' from ' || s.min_value, '') || coalesce(CASE WHEN s.min_value IS NULL THEN ' up ' ELSE ' ' END
+                                                                 || 'to ' || s.max_value, '')
+           ELSE '' END
+$$;
+
+-- Whether the row's value is of its type and within its range.
+CREATE FUNCTION ct4._setting_valid(s ct4.settings) RETURNS boolean
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    CASE s.value_type
+        WHEN 'integer', 'numeric' THEN
+            IF s.value_type = 'integer' THEN PERFORM s.value::integer; END IF;
+            -- NaN and infinities are no setting (NaN sorts above every number).
+            RETURN s.value::numeric NOT IN ('NaN', 'Infinity', '-Infinity')
+               AND (s.min_value IS NULL OR s.value::numeric >= s.min_value::numeric)
+               AND (s.max_value IS NULL OR s.value::numeric <= s.max_value::numeric);
+        WHEN 'interval' THEN
+            RETURN (s.min_value IS NULL OR s.value::interval >= s.min_value::interval)
+               AND (s.max_value IS NULL OR s.value::interval <= s.max_value::interval);
+        WHEN 'boolean' THEN
+            PERFORM s.value::boolean;
+            RETURN true;
+        WHEN 'timezone' THEN
+            PERFORM now() AT TIME ZONE s.value;
+            RETURN true;
+        ELSE
+            RETURN length(btrim(s.value)) > 0;
+    END CASE;
+EXCEPTION WHEN data_exception OR invalid_parameter_value THEN
+    RETURN false;   -- not of its type (invalid text representation, out of range, unknown zone)
+END $$;
+
+CREATE FUNCTION ct4._settings_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF NEW.value_type IS NULL THEN
+        RAISE EXCEPTION 'setting "%" has no value_type: it is not a setting of the extension', NEW.name
+            USING ERRCODE = '22023',
+                  HINT = 'The settings: SELECT name FROM ct4.settings. A new setting is one row with its rules: '
+                         'INSERT INTO ct4.settings (name, value, description, value_type, min_value, max_value).';
+    END IF;
+    IF NOT ct4._setting_valid(NEW) THEN
+        RAISE EXCEPTION 'setting "%" must be % (got %)', NEW.name, ct4._setting_allowed(NEW),
+            coalesce(quote_literal(NEW.value), 'NULL')
+            USING ERRCODE = '22023', DETAIL = coalesce(NEW.description, ''),
+                  HINT = format('UPDATE ct4.settings SET value = ... WHERE name = %L, with %s.',
+                                NEW.name, ct4._setting_allowed(NEW));
+    END IF;
+    RETURN NEW;
+END $$;
 
 CREATE TABLE ct4.milestones (
     milestone_value integer PRIMARY KEY CHECK (milestone_value > 0),
@@ -213,6 +284,8 @@ INSERT INTO ct4.milestones VALUES (1, 1, 25.00), (5, 5, 35.00), (25, 25, 100.00)
 
 CREATE TRIGGER settings_replace BEFORE INSERT ON ct4.settings
     FOR EACH ROW EXECUTE FUNCTION ct4._config_row_replaces('name');
+CREATE TRIGGER settings_valid BEFORE INSERT OR UPDATE ON ct4.settings
+    FOR EACH ROW EXECUTE FUNCTION ct4._settings_check();
 CREATE TRIGGER milestones_replace BEFORE INSERT ON ct4.milestones
     FOR EACH ROW EXECUTE FUNCTION ct4._config_row_replaces('milestone_value');
 
@@ -235,16 +308,53 @@ CREATE TABLE ct4.job_runs (
 CREATE INDEX job_runs_job_started_idx ON ct4.job_runs (job_name, started_at DESC);
 CREATE INDEX job_runs_running_idx ON ct4.job_runs (status) WHERE status = 'RUNNING';
 
+-- Counters of finished runs by job and final status, kept as runs finish
+-- (SPEC 6: counters never decrease): pruning ct4.job_runs leaves them, so
+-- ct4_job_runs_total never goes down and Prometheus sees no false reset. A
+-- run counts when its row leaves RUNNING (every run is recorded RUNNING
+-- first); rows written as already finished (a restore's COPY, a test's
+-- crafted history) do not count, so a restore keeps the dumped counters.
+CREATE TABLE ct4.run_counters (
+    job_name         text   NOT NULL,
+    status           text   NOT NULL,
+    runs             bigint NOT NULL DEFAULT 0 CHECK (runs >= 0),
+    duration_seconds double precision NOT NULL DEFAULT 0,   -- sum of finished_at - started_at
+    PRIMARY KEY (job_name, status)
+);
+CREATE FUNCTION ct4._run_counters_add() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    INSERT INTO ct4.run_counters AS c (job_name, status, runs, duration_seconds)
+    SELECT n.job_name, n.status, count(*),
+           coalesce(sum(extract(epoch FROM n.finished_at - n.started_at)), 0)
+      FROM new_rows n JOIN old_rows o ON o.run_id = n.run_id
+     WHERE o.status = 'RUNNING' AND n.status <> 'RUNNING'
+     GROUP BY n.job_name, n.status
+    ON CONFLICT (job_name, status) DO UPDATE
+       SET runs = c.runs + excluded.runs, duration_seconds = c.duration_seconds + excluded.duration_seconds;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER job_runs_count AFTER UPDATE ON ct4.job_runs
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._run_counters_add();
+
 INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('owner', 'routine', 'ct4._config_row_replaces()', 'EXECUTE'),
-    -- The operator edits settings and milestones (validated when written).
-    ('operator', 'table', 'ct4.settings', 'INSERT, UPDATE, DELETE'),
+    ('owner', 'routine', 'ct4._run_counters_add()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._settings_check()', 'EXECUTE'),
+    -- the operator's UPDATE runs the trigger, which calls these as the operator
+    ('reader', 'routine', 'ct4._setting_allowed(ct4.settings)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4._setting_valid(ct4.settings)', 'EXECUTE'),
+    -- The operator edits settings' values and milestones (validated when
+    -- written); a setting's type and range are the extension's.
+    ('operator', 'table', 'ct4.settings', 'UPDATE (value)'),
     ('operator', 'table', 'ct4.milestones', 'INSERT, UPDATE, DELETE');
 
 SELECT pg_catalog.pg_extension_config_dump('ct4.settings', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.milestones', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.job_runs', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.job_runs_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('ct4.run_counters', '');
 -- Canonical identity (SPEC 2.2). Written by the jobs only; the C0 rules are
 -- enforced by keys here and by the matcher (no job updates or deletes a link).
 
@@ -1864,15 +1974,64 @@ CREATE TABLE ct4.jobs (
     enabled     boolean     NOT NULL DEFAULT true,
     max_runtime interval    NOT NULL DEFAULT '30 minutes' CHECK (max_runtime > '0'),
     max_retries integer     NOT NULL DEFAULT 3 CHECK (max_retries BETWEEN 0 AND 100),
-    retry_delay interval    NOT NULL DEFAULT '10 minutes' CHECK (retry_delay >= '0')
+    retry_delay interval    NOT NULL DEFAULT '10 minutes' CHECK (retry_delay >= '0'),
+    -- Job chains (SPEC 10): the jobs this one runs after. The framework starts
+    -- it once all of them have succeeded since its own latest run; its
+    -- schedule is then a deadline (ct4.run_job_if_due). Checked when written.
+    run_after   text[] CHECK (cardinality(run_after) > 0)
 );
-INSERT INTO ct4.jobs (job_name, command, description, max_runtime) VALUES
+INSERT INTO ct4.jobs (job_name, command, description, max_runtime, run_after) VALUES
     ('reconcile_leads_pipeline', 'SELECT * FROM ct4.reconcile_leads_pipeline(30, 2000)',
-     'Identity matching: links leads to persons and persons to drivers', '10 minutes'),
+     'Identity matching: links leads to persons and persons to drivers', '10 minutes', NULL),
     ('reconcile_claims_14d', 'SELECT * FROM ct4.reconcile_claims_14d(21, 1000)',
-     'Files the claims that are missing although a milestone was reached', '30 minutes'),
+     'Files the claims that are missing although a milestone was reached', '30 minutes', NULL),
     ('check_limbo_alerts', 'SELECT * FROM ct4.check_limbo_alerts()',
-     'Compares limbo counts and job health with ct4.alert_rules, raises alerts', '5 minutes');
+     'Compares limbo counts and job health with ct4.alert_rules, raises alerts', '5 minutes',
+     '{reconcile_leads_pipeline,reconcile_claims_14d}');
+
+-- run_after of the rows written names registered jobs and makes no cycle
+-- (22023 naming the job). Only written rows are checked, after the whole
+-- statement (a restore's COPY replaces default rows one by one). Deleting a
+-- job others run after leaves the name: such a predecessor never succeeds,
+-- so its dependents run at their deadline, and job_status shows it.
+CREATE FUNCTION ct4._jobs_run_after_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    bad record;
+BEGIN
+    SELECT j.job_name, p.name INTO bad
+      FROM ct4.jobs j CROSS JOIN LATERAL unnest(j.run_after) p(name)
+     WHERE j.job_name IN (SELECT n.job_name FROM new_rows n)
+       AND (p.name IS NULL OR NOT EXISTS (SELECT 1 FROM ct4.jobs k WHERE k.job_name = p.name))
+     ORDER BY 1, 2 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'run_after of job "%" names %, which is not a registered job', bad.job_name,
+            coalesce('"' || bad.name || '"', 'NULL')
+            USING ERRCODE = '22023',
+            HINT = 'run_after lists job names of ct4.jobs (SELECT job_name FROM ct4.jobs).';
+    END IF;
+    WITH RECURSIVE walk(start, cur, path) AS (
+        SELECT j.job_name, p.name, ARRAY[j.job_name]
+          FROM ct4.jobs j CROSS JOIN LATERAL unnest(j.run_after) p(name)
+         WHERE j.job_name IN (SELECT n.job_name FROM new_rows n)
+        UNION ALL
+        SELECT w.start, p.name, w.path || w.cur
+          FROM walk w JOIN ct4.jobs j ON j.job_name = w.cur
+         CROSS JOIN LATERAL unnest(j.run_after) p(name)
+         WHERE w.cur <> ALL (w.path))
+    SELECT w.start AS job_name, array_to_string(w.path || w.cur, ' -> ') AS name INTO bad
+      FROM walk w WHERE w.cur = w.start ORDER BY 1 LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'run_after of job "%" makes a cycle: %', bad.job_name, bad.name
+            USING ERRCODE = '22023',
+            HINT = 'A job cannot run after itself, directly or through others: remove one name from run_after.';
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER jobs_run_after_insert AFTER INSERT ON ct4.jobs REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._jobs_run_after_check();
+CREATE TRIGGER jobs_run_after_update AFTER UPDATE ON ct4.jobs REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION ct4._jobs_run_after_check();
 
 -- Schedule profiles (seed 004's per-environment settings). `maintenance`
 -- is the schedule of ct4:maintenance (retries, pruning, DST re-registration).
@@ -1911,6 +2070,23 @@ INSERT INTO ct4.job_schedules (profile, job_name, schedule, max_runtime, max_ret
     ('high_load',   'reconcile_leads_pipeline', '*/30 * * * *', '25 minutes', 5),
     ('high_load',   'reconcile_claims_14d',     '30 2 * * *',   NULL, 5),
     ('high_load',   'check_limbo_alerts',       '35 2 * * *',   NULL, 5);
+
+-- The profile and zone last given to ct4.schedule(); kept by unschedule(),
+-- so that ct4.schedule() without arguments comes back as it was.
+CREATE TABLE ct4.schedule_choice (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    profile   text        NOT NULL,
+    timezone  text        NOT NULL,
+    chosen_at timestamptz NOT NULL
+);
+-- A pause (SPEC 10, ct4.pause): while this row exists every ct4: pg_cron
+-- entry is inactive and the framework starts nothing on its own.
+CREATE TABLE ct4.pause_state (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    reason    text        NOT NULL,
+    since     timestamptz NOT NULL,
+    paused_by name        NOT NULL
+);
 
 -- What ct4.schedule() registered: the active profile and zone, the zone's
 -- UTC offset when the cron lines were computed (ct4.maintenance re-registers
@@ -1999,20 +2175,27 @@ SELECT pg_catalog.pg_extension_config_dump('ct4.schedule_profiles', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.job_schedules', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.schedule_state', '');
 SELECT pg_catalog.pg_extension_config_dump('ct4.scheduled_jobs', '');
+SELECT pg_catalog.pg_extension_config_dump('ct4.schedule_choice', '');
+SELECT pg_catalog.pg_extension_config_dump('ct4.pause_state', '');
 
 INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('owner', 'routine', 'ct4._job_schedules_replace()', 'EXECUTE'),
     ('owner', 'routine', 'ct4._job_locks_add()', 'EXECUTE'),
     ('owner', 'routine', 'ct4._job_lock(text, boolean)', 'EXECUTE'),
-    ('owner', 'routine', 'ct4._job_limits(text)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4._job_limits(text)', 'EXECUTE'),   -- job_status (waiting_for): reads what the reader may read
+    ('owner', 'routine', 'ct4._jobs_run_after_check()', 'EXECUTE'),
     -- Limits, profiles and per-profile schedules are the operator's to edit
     -- (a schedule names a registered job: no SQL of the operator's runs).
-    ('operator', 'table', 'ct4.jobs', 'UPDATE (description, max_runtime, max_retries, retry_delay)'),
+    -- run_after only orders registered jobs: no SQL of the operator's runs.
+    ('operator', 'table', 'ct4.jobs', 'UPDATE (description, max_runtime, max_retries, retry_delay, run_after)'),
     ('operator', 'table', 'ct4.schedule_profiles', 'INSERT, UPDATE, DELETE'),
     ('operator', 'table', 'ct4.job_schedules', 'INSERT, UPDATE, DELETE');
 
-INSERT INTO ct4.settings (name, value, description) VALUES
-    ('history_keep', '30 days', 'How long ct4.maintenance keeps finished runs and resolved alerts (ct4.prune_history)');
+INSERT INTO ct4.settings (name, value, description, value_type, min_value, max_value) VALUES
+    ('history_keep', '30 days', 'How long ct4.maintenance keeps finished runs and resolved alerts (ct4.prune_history)',
+     'interval', '0 seconds', '100 years'),
+    ('external_scheduler', 'false', 'true when an external scheduler (system cron, Kubernetes CronJob, ...) calls ct4.run_job and ct4.maintenance instead of pg_cron: health() then needs no pg_cron and chained jobs start after their predecessors',
+     'boolean', NULL, NULL);
 
 -- The limits in force for a job: the active profile's overrides, else the job's.
 CREATE FUNCTION ct4._job_limits(p_job text,
@@ -2109,7 +2292,7 @@ END $$;
 -- Runs the RUNNING run `rid` of this backend (see above). Returns its final
 -- status and, when it FAILED, the error to raise again.
 CREATE FUNCTION ct4._run_exec(rid bigint,
-    OUT status text, OUT err_sqlstate text, OUT err_message text, OUT err_detail text)
+    OUT status text, OUT err_sqlstate text, OUT err_message text, OUT err_detail text, OUT stats jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
     r   ct4.job_runs;
@@ -2126,7 +2309,6 @@ BEGIN
         UPDATE ct4.job_runs SET status = 'SKIPPED_LOCKED', finished_at = clock_timestamp()
          WHERE run_id = rid;
         status := 'SKIPPED_LOCKED';
-        RAISE NOTICE 'ct4 run % of job %: SKIPPED_LOCKED (another run holds the lock)', rid, r.job_name;
         RETURN;
     END IF;
     -- Read under the lock: the command in force when the run starts.
@@ -2157,7 +2339,104 @@ BEGIN
          WHERE jr.run_id = rid;
     END;
     PERFORM set_config('ct4.run_id', '', true);
-    SELECT jr.status INTO status FROM ct4.job_runs jr WHERE jr.run_id = rid;
+    SELECT jr.status, jr.stats INTO status, stats FROM ct4.job_runs jr WHERE jr.run_id = rid;
+END $$;
+
+-- The NOTICE line of a finished run: 'ct4 run 42 of job x: SUCCESS (processed 10,
+-- newly_linked 3, ..., duration_ms 12.5)'.
+CREATE FUNCTION ct4._run_summary(rid bigint, job text, status text, stats jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('ct4 run %s of job %s: %s', rid, job, status)
+        || CASE WHEN status = 'SKIPPED_LOCKED' THEN ' (another run holds the job''s lock; nothing was done)'
+                ELSE coalesce(' (' || (SELECT string_agg(e.key || ' ' || e.value, ', ' ORDER BY e.ord)
+                                         FROM jsonb_each_text(stats) WITH ORDINALITY e(key, value, ord)) || ')', '')
+           END
+$$;
+
+-- Job chains (SPEC 10). Whether an external scheduler is the design
+-- (setting external_scheduler); read without a cast, so that a malformed
+-- value cannot break what reads it.
+CREATE FUNCTION ct4._external_scheduler() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT coalesce((SELECT lower(btrim(s.value)) IN ('true', 't', 'on', 'yes', 'y', '1')
+                       FROM ct4.settings s WHERE s.name = 'external_scheduler'), false)
+$$;
+
+-- Per predecessor of a job with run_after: its latest finished run (SUCCESS,
+-- FAILED or CRASHED: not SKIPPED_LOCKED, DRY_RUN or RUNNING), whether it is a
+-- SUCCESS newer than the job's own latest run (ready), and whether the
+-- predecessor is done for this cycle: ready, or failed for good (its latest
+-- run failed with no retry left, after the job's own latest run). An
+-- unknown predecessor (a removed job) is never done.
+CREATE FUNCTION ct4._chain_state(p_job text)
+RETURNS TABLE(predecessor text, last_status text, finished_at timestamptz, enabled boolean, ready boolean,
+              done boolean)
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT p.name, l.status, l.finished_at, k.enabled,
+           coalesce(l.status = 'SUCCESS' AND l.finished_at > coalesce(me.started_at, '-infinity'), false),
+           coalesce(l.finished_at > coalesce(me.started_at, '-infinity')
+                    AND (l.status = 'SUCCESS' OR l.attempt > lim.max_retries), false)
+      FROM ct4.jobs j
+     CROSS JOIN LATERAL unnest(j.run_after) WITH ORDINALITY p(name, ord)
+      LEFT JOIN ct4.jobs k ON k.job_name = p.name
+      LEFT JOIN LATERAL ct4._job_limits(p.name) lim ON true
+      LEFT JOIN LATERAL (SELECT r.started_at FROM ct4.job_runs r
+                          WHERE r.job_name = j.job_name AND r.status NOT IN ('SKIPPED_LOCKED', 'DRY_RUN')
+                          ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) me ON true
+      LEFT JOIN LATERAL (SELECT r.status, r.finished_at, r.attempt FROM ct4.job_runs r
+                          WHERE r.job_name = p.name AND r.status IN ('SUCCESS', 'FAILED', 'CRASHED')
+                          ORDER BY r.started_at DESC, r.run_id DESC LIMIT 1) l ON true
+     WHERE j.job_name = p_job
+     ORDER BY p.ord
+$$;
+
+-- The jobs the framework starts now: enabled, with run_after, every
+-- predecessor done (succeeded, or failed for good), not running, when the framework schedules (a pg_cron
+-- schedule is registered, or an external scheduler is the design) and is
+-- not paused. By hand, nothing starts on its own.
+CREATE FUNCTION ct4._chain_due() RETURNS SETOF text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT j.job_name FROM ct4.jobs j
+     WHERE j.run_after IS NOT NULL AND j.enabled
+       AND NOT EXISTS (SELECT 1 FROM ct4.pause_state)
+       AND (EXISTS (SELECT 1 FROM ct4.schedule_state) OR ct4._external_scheduler())
+       AND NOT EXISTS (SELECT 1 FROM ct4.job_runs r WHERE r.job_name = j.job_name AND r.status = 'RUNNING'
+                          AND ct4._backend_alive(r.backend_pid, r.started_at))
+       AND (SELECT bool_and(c.done) FROM ct4._chain_state(j.job_name) c)
+     ORDER BY j.job_name
+$$;
+
+-- Why a chained job's deadline (its own schedule, pg_cron entry
+-- CALL ct4.run_job_if_due) does not run it at as_of: it already ran in the
+-- second half of the interval that ends at the fire being served (the chain
+-- started it shortly before its deadline). A run earlier than that, e.g.
+-- yesterday's late chained run, does not count. NULL: run it (not
+-- scheduled, or not run lately).
+CREATE FUNCTION ct4._deadline_skip(p_job text, as_of timestamptz) RETURNS text
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT format('it already ran at %s, shortly before this deadline (%s)', me.started_at, t.cur)
+      FROM ct4.scheduled_jobs s
+     CROSS JOIN LATERAL (SELECT ct4.cron_prev(s.utc_schedule, as_of + interval '1 second') AS cur) t
+     CROSS JOIN LATERAL (SELECT ct4.cron_prev(s.utc_schedule, t.cur) AS prev) p
+     CROSS JOIN LATERAL (SELECT max(r.started_at) AS started_at FROM ct4.job_runs r
+                          WHERE r.job_name = p_job AND r.status NOT IN ('SKIPPED_LOCKED', 'DRY_RUN')) me
+     WHERE s.job_name = p_job AND me.started_at > t.cur - (t.cur - p.prev) / 2
+$$;
+
+-- Starts the chained jobs that are due (each in its own transactions,
+-- errors as WARNINGs), after the commit of the run that made them due.
+CREATE PROCEDURE ct4._run_chain()
+LANGUAGE plpgsql AS $$
+DECLARE
+    due text[];
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    due := ARRAY(SELECT ct4._chain_due());
+    FOR i IN 1 .. coalesce(array_length(due, 1), 0) LOOP
+        RAISE NOTICE 'ct4: starting job % (every job it runs after has succeeded)', due[i];
+        CALL ct4._run_job(due[i], 1, NULL);
+    END LOOP;
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
 END $$;
 
 -- p_raise: after the FAILED record is committed, raise the job's error again
@@ -2177,6 +2456,9 @@ BEGIN
     SELECT * INTO r FROM ct4._run_exec(rid);
     COMMIT;
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    -- What happened, for the caller (psql prints only CALL): status and counters.
+    RAISE NOTICE '%', ct4._run_summary(rid, p_job, r.status, r.stats);
+    CALL ct4._run_chain();   -- the jobs that run after this one (it succeeded or failed for good)
     IF r.err_sqlstate IS NULL THEN
         RETURN;
     END IF;
@@ -2194,6 +2476,36 @@ END $$;
 CREATE PROCEDURE ct4.run_job(job_name text)
 LANGUAGE plpgsql AS $$
 BEGIN
+    CALL ct4._run_job(job_name, 1, NULL, true);
+END $$;
+
+-- The pg_cron entry of a job with run_after (its deadline, SPEC 10): runs
+-- it like run_job unless it already ran in this cycle (then a NOTICE says
+-- so); when its predecessors have not all succeeded, a NOTICE says which.
+-- `now` drives time in tests.
+CREATE PROCEDURE ct4.run_job_if_due(job_name text, now timestamptz DEFAULT now())
+LANGUAGE plpgsql AS $$
+DECLARE
+    why     text;
+    waiting text;
+BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    why := ct4._deadline_skip(job_name, now);
+    IF why IS NOT NULL THEN
+        RAISE NOTICE 'ct4: job % not run at its deadline: %', job_name, why;
+        RETURN;
+    END IF;
+    SELECT string_agg(format('%s (%s)', c.predecessor,
+                             CASE WHEN c.enabled IS NULL THEN 'not a registered job'
+                                  WHEN NOT c.enabled THEN 'disabled'
+                                  WHEN c.last_status IS NULL THEN 'never ran'
+                                  WHEN c.last_status = 'SUCCESS' THEN 'no success since this job''s last run'
+                                  WHEN c.last_status IN ('FAILED', 'CRASHED') THEN 'last run ' || c.last_status || ', a retry pending'
+                                  ELSE 'last run ' || c.last_status END), ', ')
+      INTO waiting FROM ct4._chain_state(job_name) c WHERE NOT c.done;
+    IF waiting IS NOT NULL THEN
+        RAISE NOTICE 'ct4: job % runs at its deadline although it waits for: %', job_name, waiting;
+    END IF;
     CALL ct4._run_job(job_name, 1, NULL, true);
 END $$;
 
@@ -2215,7 +2527,7 @@ BEGIN
        AND r.run_id NOT IN (SELECT DISTINCT ON (job_name) run_id FROM ct4.job_runs
                              ORDER BY job_name, started_at DESC, run_id DESC)
        AND r.run_id NOT IN (SELECT DISTINCT ON (job_name) run_id FROM ct4.job_runs
-                             WHERE status IN ('SUCCESS', 'DRY_RUN')
+                             WHERE status = 'SUCCESS'
                              ORDER BY job_name, started_at DESC, run_id DESC);
     GET DIAGNOSTICS n = ROW_COUNT;
     DELETE FROM ct4.alert_events e WHERE e.resolved_at IS NOT NULL AND e.raised_at < as_of - keep;
@@ -2257,6 +2569,9 @@ BEGIN
     END IF;
     PERFORM ct4._reap_crashed();
     PERFORM ct4._schedule_dst_check(as_of);
+    IF EXISTS (SELECT 1 FROM ct4.pause_state) THEN
+        RETURN;   -- paused: the framework starts nothing on its own
+    END IF;
     RETURN QUERY SELECT * FROM ct4._due_retries(as_of);
 END $$;
 
@@ -2289,6 +2604,7 @@ BEGIN
         RAISE NOTICE 'ct4 maintenance: retrying job % (run % failed), attempt %', jobs[i], runs[i], attempts[i];
         CALL ct4._run_job(jobs[i], attempts[i], runs[i]);
     END LOOP;
+    CALL ct4._run_chain();   -- chained jobs whose predecessors succeeded (at the latest here)
     PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
     PERFORM ct4._maintenance_end(now);
     COMMIT;
@@ -2301,8 +2617,15 @@ INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('reader', 'routine', 'ct4._live_status(text, integer, timestamptz)', 'EXECUTE'), -- job_status
     ('operator', 'routine', 'ct4._run_start(text, integer, bigint)', 'EXECUTE'),
     ('operator', 'routine', 'ct4._run_exec(bigint)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._run_summary(bigint, text, text, jsonb)', 'EXECUTE'),
     ('operator', 'routine', 'ct4._run_job(text, integer, bigint, boolean)', 'EXECUTE'),
     ('operator', 'routine', 'ct4.run_job(text)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.run_job_if_due(text, timestamptz)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4._external_scheduler()', 'EXECUTE'),            -- health
+    ('reader', 'routine', 'ct4._chain_state(text)', 'EXECUTE'),               -- job_status
+    ('operator', 'routine', 'ct4._chain_due()', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._deadline_skip(text, timestamptz)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._run_chain()', 'EXECUTE'),
     ('owner', 'routine', 'ct4._prune_history(interval, timestamptz)', 'EXECUTE'),
     ('operator', 'routine', 'ct4.prune_history(interval)', 'EXECUTE'),
     ('owner', 'routine', 'ct4._due_retries(timestamptz)', 'EXECUTE'),
@@ -2317,10 +2640,41 @@ INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
 -- The cron evaluator (C++ over src/core/cron.cpp).
 CREATE FUNCTION ct4.cron_next(expr text, after timestamptz DEFAULT now()) RETURNS timestamptz
     AS 'MODULE_PATHNAME', 'ct4_cron_next' LANGUAGE C STABLE STRICT;
+CREATE FUNCTION ct4.cron_prev(expr text, before timestamptz DEFAULT now()) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'ct4_cron_prev' LANGUAGE C STABLE STRICT;
 CREATE FUNCTION ct4.cron_interval(expr text, after timestamptz DEFAULT now()) RETURNS interval
     AS 'MODULE_PATHNAME', 'ct4_cron_interval' LANGUAGE C STABLE STRICT;
 CREATE FUNCTION ct4.cron_local_to_utc(expr text, utc_offset_seconds integer) RETURNS text
     AS 'MODULE_PATHNAME', 'ct4_cron_local_to_utc' LANGUAGE C IMMUTABLE STRICT;
+CREATE FUNCTION ct4.cron_error(expr text) RETURNS text
+    AS 'MODULE_PATHNAME', 'ct4_cron_error' LANGUAGE C IMMUTABLE STRICT;
+
+-- Schedules are validated when written (SPEC 6): a cron line pg_cron 1.4
+-- would refuse, or that never does what it says ('61 * * * *', '5-1 * * *
+-- *'), is 22023 naming the row and saying what is allowed. TG_ARGV[0]: the
+-- column; the row is named by job_name/profile.
+CREATE FUNCTION ct4._schedule_row_check() RETURNS trigger
+LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    expr text := to_jsonb(NEW) ->> TG_ARGV[0];
+    err  text := ct4.cron_error(expr);
+BEGIN
+    IF err IS NOT NULL THEN
+        RAISE EXCEPTION '%.% of %: % is not a valid schedule: %', TG_TABLE_NAME, TG_ARGV[0],
+            concat_ws(' ', 'profile ' || (to_jsonb(NEW) ->> 'profile'), 'job ' || (to_jsonb(NEW) ->> 'job_name')),
+            quote_literal(expr), err
+            USING ERRCODE = '22023',
+            HINT = 'Allowed: five fields "minute hour day-of-month month day-of-week" (minute 0-59, hour 0-23, '
+                   'day 1-31, month 1-12 or jan-dec, weekday 0-7 or sun-sat), each *, n, a-b, */n, a-b/n or a '
+                   'comma list of them; or @hourly, @daily, @weekly, @monthly, @yearly. Times are wall-clock '
+                   'times of the zone given to ct4.schedule().';
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER job_schedules_valid BEFORE INSERT OR UPDATE OF schedule ON ct4.job_schedules
+    FOR EACH ROW EXECUTE FUNCTION ct4._schedule_row_check('schedule');
+CREATE TRIGGER schedule_profiles_valid BEFORE INSERT OR UPDATE OF maintenance ON ct4.schedule_profiles
+    FOR EACH ROW EXECUTE FUNCTION ct4._schedule_row_check('maintenance');
 
 -- UTC offset in seconds of `timezone` at `at` (local = UTC + offset).
 -- An unknown zone is 22023 naming the argument.
@@ -2356,8 +2710,11 @@ BEGIN
     END IF;
     off := ct4._zone_offset(timezone, as_of);
     RETURN QUERY
+    -- A job with run_after is started by its predecessors; its schedule is a
+    -- deadline, which runs it only if it has not run in this cycle.
     SELECT 'ct4:' || s.job_name, s.job_name, s.schedule, ct4.cron_local_to_utc(s.schedule, off),
-           format('CALL ct4.run_job(%L)', s.job_name)
+           format(CASE WHEN j.run_after IS NULL THEN 'CALL ct4.run_job(%L)' ELSE 'CALL ct4.run_job_if_due(%L)' END,
+                  s.job_name)
       FROM ct4.job_schedules s JOIN ct4.jobs j ON j.job_name = s.job_name
      WHERE s.profile = schedule_plan.profile AND j.enabled
     UNION ALL
@@ -2392,8 +2749,11 @@ CREATE FUNCTION ct4._sync_schedule(p_profile text, p_timezone text, as_of timest
 RETURNS TABLE(jobname text, local_schedule text, utc_schedule text, command text)
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
-    e   record;
-    jid bigint;
+    e      record;
+    jid    bigint;
+    -- Paused: the entries are registered (so that a schedule, enable_job or
+    -- disable_job during the pause is recorded) but inactive until resume.
+    active boolean := NOT EXISTS (SELECT 1 FROM ct4.pause_state);
 BEGIN
     PERFORM ct4._require_pg_cron();
     CREATE TEMP TABLE IF NOT EXISTS _ct4_plan (LIKE ct4.scheduled_jobs) ON COMMIT DROP;
@@ -2414,9 +2774,10 @@ BEGIN
     FOR e IN EXECUTE
         'SELECT p.jobname, p.utc_schedule, p.command FROM pg_temp._ct4_plan p
           WHERE NOT EXISTS (SELECT 1 FROM cron.job c WHERE c.jobname = p.jobname AND c.schedule = p.utc_schedule
-                               AND c.command = p.command AND c.active AND c.database = current_database())' LOOP
+                               AND c.command = p.command AND c.active = $1 AND c.database = current_database())'
+        USING active LOOP
         EXECUTE 'SELECT cron.schedule($1, $2, $3)' INTO jid USING e.jobname, e.utc_schedule, e.command;
-        EXECUTE 'SELECT cron.alter_job($1, active => true)' USING jid;   -- an update keeps 'active'
+        EXECUTE 'SELECT cron.alter_job($1, active => $2)' USING jid, active;   -- an update keeps 'active'
     END LOOP;
 
     -- Keep registered_at of entries that stayed (the job stayed scheduled).
@@ -2426,6 +2787,9 @@ BEGIN
     ON CONFLICT ON CONSTRAINT scheduled_jobs_pkey DO UPDATE
        SET local_schedule = excluded.local_schedule, utc_schedule = excluded.utc_schedule,
            command = excluded.command, job_name = excluded.job_name;
+    INSERT INTO ct4.schedule_choice (profile, timezone, chosen_at) VALUES (p_profile, p_timezone, as_of)
+    ON CONFLICT (singleton) DO UPDATE SET profile = excluded.profile, timezone = excluded.timezone,
+                                          chosen_at = excluded.chosen_at;
     INSERT INTO ct4.schedule_state (profile, timezone, utc_offset, scheduled_at)
     VALUES (p_profile, p_timezone, ct4._zone_offset(p_timezone, as_of), as_of)
     ON CONFLICT (singleton) DO UPDATE
@@ -2438,13 +2802,18 @@ END $$;
 
 -- The operator's entry points below are SECURITY DEFINER: pg_cron's schema
 -- is the owner's, and the entries must be the owner's (see _sync_schedule).
-CREATE FUNCTION ct4.schedule(profile text DEFAULT 'production', timezone text DEFAULT 'UTC')
+-- NULL profile or timezone: the one last given (ct4.schedule_choice, kept
+-- by unschedule), else 'production' / 'UTC' (SPEC 5).
+CREATE FUNCTION ct4.schedule(profile text DEFAULT NULL, timezone text DEFAULT NULL)
 RETURNS TABLE(jobname text, local_schedule text, utc_schedule text, command text)
 LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
-    SELECT * FROM ct4._sync_schedule(profile, timezone, now())
+    SELECT s.* FROM (SELECT coalesce(schedule.profile, (SELECT c.profile FROM ct4.schedule_choice c), 'production') AS p,
+                            coalesce(schedule.timezone, (SELECT c.timezone FROM ct4.schedule_choice c), 'UTC') AS tz) a
+     CROSS JOIN LATERAL ct4._sync_schedule(a.p, a.tz, now()) s
 $$;
 
--- Removes every ct4:* pg_cron entry; returns how many.
+-- Removes every ct4:* pg_cron entry; returns how many. The profile and zone
+-- stay in ct4.schedule_choice for the next ct4.schedule().
 CREATE FUNCTION ct4.unschedule() RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -2517,10 +2886,74 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
     SELECT ct4._set_enabled(name, false)
 $$;
 
+-- Pausing (SPEC 10; seed 004's backup: stop tasks, pg_dump, start tasks).
+-- ct4.pause(reason) stops every ct4: pg_cron entry (inactive, kept as it
+-- is) and the framework starts nothing on its own (no retries, no chained
+-- starts) until ct4.resume(), which registers the entries again from the
+-- recorded profile and zone: they come back as they were, with what
+-- schedule(), enable_job() and disable_job() changed meanwhile. A second
+-- pause keeps the first reason. Both return the number of entries stopped
+-- or running again. Without pg_cron (an external scheduler) the pause is
+-- recorded and shown by health(); stopping the external scheduler is its own.
+CREATE FUNCTION ct4.pause(reason text) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p ct4.pause_state;
+    e record;
+    n integer := 0;
+BEGIN
+    IF reason IS NULL OR btrim(reason) = '' THEN
+        RAISE EXCEPTION 'reason must say why the schedules are paused (got %)', coalesce(quote_literal(reason), 'NULL')
+            USING ERRCODE = '22023', HINT = 'For example: SELECT ct4.pause(''pg_dump before the upgrade'');';
+    END IF;
+    SELECT * INTO p FROM ct4.pause_state;
+    IF FOUND THEN
+        RAISE NOTICE 'ct4: already paused since % by %: % (the first reason is kept)', p.since, p.paused_by, p.reason
+            USING HINT = 'SELECT ct4.resume() ends the pause.';
+    ELSE
+        INSERT INTO ct4.pause_state (reason, since, paused_by) VALUES (reason, now(), ct4._actor());
+    END IF;
+    IF to_regclass('cron.job') IS NOT NULL THEN
+        FOR e IN EXECUTE 'SELECT jobid FROM cron.job WHERE jobname LIKE ''ct4:%'' AND active ORDER BY jobid' LOOP
+            EXECUTE 'SELECT cron.alter_job($1, active => false)' USING e.jobid;
+            n := n + 1;
+        END LOOP;
+    END IF;
+    RETURN n;
+END $$;
+
+CREATE FUNCTION ct4.resume() RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    p  ct4.pause_state;
+    st ct4.schedule_state;
+    n  integer := 0;
+BEGIN
+    DELETE FROM ct4.pause_state RETURNING * INTO p;
+    IF NOT FOUND THEN
+        RAISE NOTICE 'ct4: not paused, nothing to resume';
+        RETURN 0;
+    END IF;
+    SELECT * INTO st FROM ct4.schedule_state;
+    IF FOUND AND to_regclass('cron.job') IS NOT NULL THEN
+        PERFORM ct4._sync_schedule(st.profile, st.timezone, now());
+        EXECUTE 'SELECT count(*) FROM cron.job WHERE jobname LIKE ''ct4:%'' AND active' INTO n;
+    END IF;
+    RAISE NOTICE 'ct4: resumed after % (paused since % by %: %)', now() - p.since, p.since, p.paused_by, p.reason;
+    RETURN n;
+END $$;
+
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('operator', 'routine', 'ct4.pause(text)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4.resume()', 'EXECUTE');
+
 INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('reader', 'routine', 'ct4.cron_next(text, timestamptz)', 'EXECUTE'),   -- job_status
     ('reader', 'routine', 'ct4.cron_interval(text, timestamptz)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.cron_prev(text, timestamptz)', 'EXECUTE'),
     ('reader', 'routine', 'ct4.cron_local_to_utc(text, integer)', 'EXECUTE'),
+    ('reader', 'routine', 'ct4.cron_error(text)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._schedule_row_check()', 'EXECUTE'),
     ('reader', 'routine', 'ct4.schedule_plan(text, text, timestamptz)', 'EXECUTE'),
     ('reader', 'routine', 'ct4._zone_offset(text, timestamptz)', 'EXECUTE'),   -- schedule_plan
     ('owner', 'routine', 'ct4._require_pg_cron()', 'EXECUTE'),
@@ -2588,17 +3021,27 @@ RETURNS TABLE(alert_code text, severity text, metric_value numeric, threshold nu
               message text, details jsonb)
     AS 'MODULE_PATHNAME', 'ct4_check_limbo_alerts'
     LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
--- The same, evaluated as of a given time (tests, back-checks).
+-- The rules evaluated as of a given time, for back-checks: returns the
+-- alerts that would fire and writes nothing (no run, no alert_events row,
+-- no notification; the open alerts stay open). STABLE in effect, but
+-- VOLATILE like the job it mirrors.
 CREATE FUNCTION ct4.check_limbo_alerts_at(as_of timestamptz)
 RETURNS TABLE(alert_code text, severity text, metric_value numeric, threshold numeric,
               message text, details jsonb)
     AS 'MODULE_PATHNAME', 'ct4_check_limbo_alerts_at'
     LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- The job itself as of a given time: records its run and its alerts like
+-- check_limbo_alerts() (time as an argument for tests). Owner only.
+CREATE FUNCTION ct4._check_limbo_alerts_record(as_of timestamptz)
+RETURNS TABLE(alert_code text, severity text, metric_value numeric, threshold numeric,
+              message text, details jsonb)
+    AS 'MODULE_PATHNAME', 'ct4_check_limbo_alerts_record'
+    LANGUAGE C VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- The exit-code contract of the seeds: ERROR (and psql -v ON_ERROR_STOP=1
 -- exits 1) when any alert fires; the alerts are in the error's DETAIL as
--- JSON. The error rolls back this call's own alert_events rows: the durable
--- record is made by the scheduled check_limbo_alerts job.
+-- JSON. It writes nothing (check_limbo_alerts_at): the durable record is
+-- made by the scheduled check_limbo_alerts job.
 CREATE FUNCTION ct4._assert_no_alerts(as_of timestamptz) RETURNS text
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
@@ -2623,6 +3066,7 @@ $$;
 INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('operator', 'routine', 'ct4.check_limbo_alerts()', 'EXECUTE'),
     ('operator', 'routine', 'ct4.check_limbo_alerts_at(timestamptz)', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._check_limbo_alerts_record(timestamptz)', 'EXECUTE'),
     ('operator', 'routine', 'ct4._assert_no_alerts(timestamptz)', 'EXECUTE'),
     ('operator', 'routine', 'ct4.assert_no_alerts()', 'EXECUTE');
 -- Watching the jobs (SPEC 5): ct4.job_status, ct4.health(), ct4.metrics().
@@ -2648,7 +3092,12 @@ SELECT j.job_name,
        coalesce(agg.total_failures, 0) AS total_failures,
        coalesce(cf.consecutive_failures, 0) AS consecutive_failures,
        st.timezone AS schedule_timezone,
-       s.utc_schedule AS schedule_utc
+       s.utc_schedule AS schedule_utc,
+       -- run_after: the predecessors that have neither succeeded nor failed for
+       -- good since this job's latest run (empty: it starts now or has
+       -- started); NULL without run_after
+       CASE WHEN j.run_after IS NOT NULL THEN
+           ARRAY(SELECT c.predecessor FROM ct4._chain_state(j.job_name) c WHERE NOT c.done) END AS waiting_for
   FROM ct4.jobs j
   CROSS JOIN reaped
   LEFT JOIN ct4.schedule_state st ON true
@@ -2663,7 +3112,7 @@ SELECT j.job_name,
           FROM ct4.job_runs r WHERE r.job_name = j.job_name AND r.status = 'RUNNING') run ON true
   LEFT JOIN LATERAL (
         SELECT max(r.started_at) AS last_success_at
-          FROM ct4.job_runs r WHERE r.job_name = j.job_name AND r.status IN ('SUCCESS', 'DRY_RUN')) ok ON true
+          FROM ct4.job_runs r WHERE r.job_name = j.job_name AND r.status = 'SUCCESS') ok ON true
   LEFT JOIN LATERAL (
         SELECT count(*) AS total_runs,
                count(*) FILTER (WHERE ct4._live_status(r.status, r.backend_pid, r.started_at)
@@ -2703,13 +3152,17 @@ DECLARE
     alerts   jsonb;
     r        record;
     scheduled boolean := EXISTS (SELECT 1 FROM ct4.schedule_state);
+    external boolean := ct4._external_scheduler();
+    pause    ct4.pause_state;
 BEGIN
+    SELECT * INTO pause FROM ct4.pause_state;
     SELECT * INTO cron FROM ct4._pg_cron_state();
     SELECT coalesce(jsonb_agg(jsonb_build_object(
                'job_name', s.job_name, 'enabled', s.enabled, 'schedule', s.schedule,
                'running', s.running, 'last_status', s.last_status, 'last_started_at', s.last_started_at,
                'last_success_at', s.last_success_at, 'next_run_at', s.next_run_at,
-               'consecutive_failures', s.consecutive_failures, 'max_retries', lim.max_retries)
+               'consecutive_failures', s.consecutive_failures, 'max_retries', lim.max_retries,
+               'waiting_for', s.waiting_for)
                ORDER BY s.job_name), '[]')
       INTO jobs
       FROM ct4.job_status s CROSS JOIN LATERAL ct4._job_limits(s.job_name) lim;
@@ -2719,12 +3172,19 @@ BEGIN
                'raised_at', e.raised_at) ORDER BY e.event_id), '[]')
       INTO alerts FROM ct4.alert_events e WHERE e.resolved_at IS NULL;
 
-    IF NOT cron.installed THEN
-        warn := warn || format('pg_cron is not installed in database %s: jobs run only by hand', current_database());
-    ELSIF NOT scheduled THEN
+    -- An external scheduler (setting external_scheduler) is a design, not a
+    -- fault: no pg_cron or no pg_cron schedule is then fine.
+    IF NOT cron.installed AND NOT external THEN
+        warn := warn || format('pg_cron is not installed in database %s: jobs run only by hand '
+                               '(with an external scheduler, set ct4.settings external_scheduler = true)', current_database());
+    ELSIF cron.installed AND NOT scheduled AND NOT external THEN
         warn := warn || 'no schedule is registered: run SELECT ct4.schedule(...)'::text;
-    ELSIF NOT cron.scheduler_running THEN
+    ELSIF scheduled AND NOT cron.scheduler_running THEN
         bad := bad || 'jobs are scheduled but the pg_cron scheduler is not running'::text;
+    END IF;
+    IF pause.reason IS NOT NULL THEN
+        warn := warn || format('schedules paused since %s by %s: %s (SELECT ct4.resume() resumes them)',
+                               pause.since, pause.paused_by, pause.reason);
     END IF;
     FOR r IN SELECT x->>'job_name' AS job, (x->>'consecutive_failures')::int AS cf,
                     (x->>'max_retries')::int AS mr, x->>'last_status' AS ls
@@ -2750,9 +3210,14 @@ BEGIN
                        WHEN cardinality(warn) > 0 THEN 'degraded' ELSE 'healthy' END,
         'reasons', to_jsonb(bad || warn),
         'pg_cron', jsonb_build_object('installed', cron.installed, 'scheduler_running', cron.scheduler_running),
+        'scheduler', CASE WHEN scheduled THEN 'pg_cron' WHEN external THEN 'external' ELSE 'none' END,
         'jobs', jobs,
         'open_alerts', alerts,
-        'checked_at', now());
+        'checked_at', now())
+        || CASE WHEN pause.reason IS NOT NULL THEN
+               jsonb_build_object('paused', jsonb_build_object('reason', pause.reason, 'since', pause.since,
+                                                               'by', pause.paused_by))
+           ELSE '{}' END;
 END $$;
 
 -- A Prometheus label value: backslash, double quote and newline escaped.
@@ -2762,99 +3227,116 @@ LANGUAGE sql IMMUTABLE STRICT SET search_path = pg_catalog, pg_temp AS $$
 $$;
 
 -- Prometheus text exposition format (version 0.0.4); every metric ct4_*.
--- JIT off: its statements are small, but planned against an unanalyzed
--- temporary table their estimates pass jit_above_cost, and compiling them
--- cost most of a call (docs/operations.md "Prometheus").
+-- Writes nothing (no temporary table, no reaping: job_status computes
+-- CRASHED live), so it works in a READ ONLY transaction and on a hot
+-- standby. The counters (_total, the summary) come from ct4.run_counters,
+-- which pruning does not shrink. The limbo counts read the SPEC 3 views,
+-- which read settings: if they fail (a malformed setting, a missing view),
+-- ct4_metrics_section_ok{section="limbo"} is 0 and every other family is
+-- still served.
+-- JIT off: the estimates of the per-job lateral subqueries cross the JIT
+-- thresholds and compiling cost most of a call (1.7 s of a 4 ms query
+-- measured here; docs/operations.md "Prometheus").
 CREATE FUNCTION ct4.metrics() RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET jit = off AS $$
 DECLARE
-    out    text := '';
-    body   text;
     cron   record;
-    stages text;
+    out    text;
+    limbo  text[] := '{}';
+    lok    integer := 1;
 BEGIN
-    PERFORM ct4._reap_crashed();
+    PERFORM ct4._reap_crashed();   -- nothing in a READ ONLY transaction
     SELECT * INTO cron FROM ct4._pg_cron_state();
+    -- Limbo counts by stage: one pass over the view, zeros for empty stages.
+    BEGIN
+        IF to_regclass('ops.v_cabinet_leads_limbo') IS NULL THEN
+            lok := 0;
+        ELSE
+            EXECUTE $q$
+                WITH counts AS (SELECT l.limbo_stage, count(*) AS n
+                                  FROM ops.v_cabinet_leads_limbo l GROUP BY l.limbo_stage)
+                SELECT array_agg(format('ct4_limbo_leads{stage=%s} %s', ct4._prom_label(v.stage),
+                                        coalesce(c.n, 0)) ORDER BY v.ord)
+                  FROM (VALUES (1, 'NO_IDENTITY'), (2, 'NO_DRIVER'), (3, 'NO_TRIPS_14D'),
+                               (4, 'TRIPS_NO_CLAIM'), (5, 'OK')) v(ord, stage)
+                  LEFT JOIN counts c ON c.limbo_stage = v.stage
+            $q$ INTO limbo;
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        lok := 0;
+        limbo := '{}';
+        RAISE WARNING 'ct4.metrics: limbo counts skipped: %', SQLERRM
+            USING HINT = 'Check ct4.settings (window_days) and the ops views; the other metrics are served.';
+    END;
 
-    -- family(name, type, help, sample lines)
-    CREATE TEMP TABLE IF NOT EXISTS _ct4_samples (family text, ord int, line text) ON COMMIT DROP;
-    TRUNCATE _ct4_samples;
-
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_runs_total', 1, format('ct4_job_runs_total{job=%s,status=%s} %s',
-               ct4._prom_label(r.job_name), ct4._prom_label(r.status), count(*))
-      FROM ct4.job_runs r GROUP BY r.job_name, r.status;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_failures_total', 1, format('ct4_job_failures_total{job=%s} %s',
-               ct4._prom_label(s.job_name), s.total_failures)
-      FROM ct4.job_status s;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_duration_seconds', x.ord, format('ct4_job_duration_seconds_%s{job=%s} %s',
-               x.k, ct4._prom_label(d.job_name), CASE x.k WHEN 'sum' THEN d.s::text ELSE d.c::text END)
-      FROM (SELECT r.job_name, count(*) AS c,
-                   round(coalesce(sum(extract(epoch FROM r.finished_at - r.started_at)), 0)::numeric, 6) AS s
-              FROM ct4.job_runs r WHERE r.finished_at IS NOT NULL AND r.status NOT IN ('SKIPPED_LOCKED')
-             GROUP BY r.job_name) d
-      CROSS JOIN (VALUES (1, 'sum'), (2, 'count')) x(ord, k);
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_last_duration_seconds', 1, format('ct4_job_last_duration_seconds{job=%s} %s',
-               ct4._prom_label(s.job_name), round((s.last_duration_ms / 1000)::numeric, 6))
-      FROM ct4.job_status s WHERE s.last_duration_ms IS NOT NULL;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_last_success_timestamp_seconds', 1, format('ct4_job_last_success_timestamp_seconds{job=%s} %s',
-               ct4._prom_label(s.job_name), round(extract(epoch FROM s.last_success_at)::numeric, 3))
-      FROM ct4.job_status s WHERE s.last_success_at IS NOT NULL;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_running', 1, format('ct4_job_running{job=%s} %s', ct4._prom_label(s.job_name), s.running::int)
-      FROM ct4.job_status s;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_consecutive_failures', 1, format('ct4_job_consecutive_failures{job=%s} %s',
-               ct4._prom_label(s.job_name), s.consecutive_failures)
-      FROM ct4.job_status s;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_job_enabled', 1, format('ct4_job_enabled{job=%s} %s', ct4._prom_label(s.job_name), s.enabled::int)
-      FROM ct4.job_status s;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_alerts_open', 1, format('ct4_alerts_open{severity=%s} %s', ct4._prom_label(v.sev),
-               (SELECT count(*) FROM ct4.alert_events e WHERE e.resolved_at IS NULL AND e.severity = v.sev))
-      FROM (VALUES ('info'), ('warning'), ('critical')) v(sev);
-    -- The CRM's notifications (SPEC 8): created since the install, by kind
-    -- (kept in crm.notification_counts: the cleanup never lowers it), and
-    -- the unread ones now.
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_crm_notifications_created_total', 1, format('ct4_crm_notifications_created_total{kind=%s} %s',
-               ct4._prom_label(k.kind), k.created_total)
-      FROM crm.notification_counts k;
-    INSERT INTO _ct4_samples
-    SELECT 'ct4_crm_open_notifications', 1, format('ct4_crm_open_notifications{kind=%s} %s', ct4._prom_label(k.kind),
-               (SELECT count(*) FROM crm.notifications n WHERE n.kind = k.kind AND n.read_at IS NULL))
-      FROM crm.notification_counts k;
-    INSERT INTO _ct4_samples VALUES
-        ('ct4_pg_cron_installed', 1, 'ct4_pg_cron_installed ' || cron.installed::int),
-        ('ct4_pg_cron_scheduler_running', 1, 'ct4_pg_cron_scheduler_running ' || cron.scheduler_running::int);
-    -- Limbo counts by stage, from the SPEC 3 view when it exists.
-    IF to_regclass('ops.v_cabinet_leads_limbo') IS NOT NULL THEN
-        EXECUTE $q$
-            INSERT INTO _ct4_samples
-            -- One pass over the view (it evaluates every lead), zeros for empty stages.
-            WITH counts AS (SELECT l.limbo_stage, count(*) AS n
-                              FROM ops.v_cabinet_leads_limbo l GROUP BY l.limbo_stage)
-            SELECT 'ct4_limbo_leads', 1, format('ct4_limbo_leads{stage=%s} %s', ct4._prom_label(v.stage),
-                       coalesce(c.n, 0))
-              FROM (VALUES ('NO_IDENTITY'), ('NO_DRIVER'), ('NO_TRIPS_14D'), ('TRIPS_NO_CLAIM'), ('OK')) v(stage)
-              LEFT JOIN counts c ON c.limbo_stage = v.stage
-        $q$;
-    END IF;
-
+    WITH st AS (SELECT * FROM ct4.job_status),
+    cnt AS (SELECT c.job_name, c.status, c.runs, c.duration_seconds FROM ct4.run_counters c),
+    samples(family, ord, line) AS (
+        SELECT 'ct4_job_runs_total', 1, format('ct4_job_runs_total{job=%s,status=%s} %s',
+                   ct4._prom_label(c.job_name), ct4._prom_label(c.status), c.runs)
+          FROM cnt c
+        UNION ALL
+        SELECT 'ct4_job_failures_total', 1, format('ct4_job_failures_total{job=%s} %s',
+                   ct4._prom_label(s.job_name),
+                   (SELECT coalesce(sum(c.runs), 0) FROM cnt c
+                     WHERE c.job_name = s.job_name AND c.status IN ('FAILED', 'CRASHED')))
+          FROM st s
+        UNION ALL
+        SELECT 'ct4_job_duration_seconds', x.ord, format('ct4_job_duration_seconds_%s{job=%s} %s',
+                   x.k, ct4._prom_label(d.job_name), CASE x.k WHEN 'sum' THEN d.s::text ELSE d.n::text END)
+          FROM (SELECT c.job_name, sum(c.runs) AS n, round(sum(c.duration_seconds)::numeric, 6) AS s
+                  FROM cnt c WHERE c.status <> 'SKIPPED_LOCKED' GROUP BY c.job_name) d
+          CROSS JOIN (VALUES (1, 'sum'), (2, 'count')) x(ord, k)
+        UNION ALL
+        SELECT 'ct4_job_last_duration_seconds', 1, format('ct4_job_last_duration_seconds{job=%s} %s',
+                   ct4._prom_label(s.job_name), round((s.last_duration_ms / 1000)::numeric, 6))
+          FROM st s WHERE s.last_duration_ms IS NOT NULL
+        UNION ALL
+        SELECT 'ct4_job_last_success_timestamp_seconds', 1, format('ct4_job_last_success_timestamp_seconds{job=%s} %s',
+                   ct4._prom_label(s.job_name), round(extract(epoch FROM s.last_success_at)::numeric, 3))
+          FROM st s WHERE s.last_success_at IS NOT NULL
+        UNION ALL
+        SELECT 'ct4_job_running', 1, format('ct4_job_running{job=%s} %s', ct4._prom_label(s.job_name), s.running::int)
+          FROM st s
+        UNION ALL
+        SELECT 'ct4_job_consecutive_failures', 1, format('ct4_job_consecutive_failures{job=%s} %s',
+                   ct4._prom_label(s.job_name), s.consecutive_failures)
+          FROM st s
+        UNION ALL
+        SELECT 'ct4_job_enabled', 1, format('ct4_job_enabled{job=%s} %s', ct4._prom_label(s.job_name), s.enabled::int)
+          FROM st s
+        UNION ALL
+        SELECT 'ct4_alerts_open', 1, format('ct4_alerts_open{severity=%s} %s', ct4._prom_label(v.sev),
+                   (SELECT count(*) FROM ct4.alert_events e WHERE e.resolved_at IS NULL AND e.severity = v.sev))
+          FROM (VALUES ('info'), ('warning'), ('critical')) v(sev)
+        UNION ALL
+        -- The CRM's notifications (SPEC 8): created since the install, by kind
+        -- (kept in crm.notification_counts: the cleanup never lowers it), and
+        -- the unread ones now.
+        SELECT 'ct4_crm_notifications_created_total', 1, format('ct4_crm_notifications_created_total{kind=%s} %s',
+                   ct4._prom_label(k.kind), k.created_total)
+          FROM crm.notification_counts k
+        UNION ALL
+        SELECT 'ct4_crm_open_notifications', 1, format('ct4_crm_open_notifications{kind=%s} %s', ct4._prom_label(k.kind),
+                   (SELECT count(*) FROM crm.notifications n WHERE n.kind = k.kind AND n.read_at IS NULL))
+          FROM crm.notification_counts k        UNION ALL
+        SELECT 'ct4_pg_cron_installed', 1, 'ct4_pg_cron_installed ' || cron.installed::int
+        UNION ALL
+        SELECT 'ct4_pg_cron_scheduler_running', 1, 'ct4_pg_cron_scheduler_running ' || cron.scheduler_running::int
+        UNION ALL
+        SELECT 'ct4_limbo_leads', 1, l FROM unnest(limbo) l
+        UNION ALL
+        SELECT 'ct4_metrics_section_ok', 1, format('ct4_metrics_section_ok{section=%s} %s', ct4._prom_label('limbo'), lok)
+    )
     SELECT string_agg(h.head || s.lines, '' ORDER BY f.family) INTO out
       FROM (SELECT family, string_agg(line || E'\n', '' ORDER BY ord, line) AS lines
-              FROM _ct4_samples GROUP BY family) s
+              FROM samples GROUP BY family) s
       JOIN (VALUES
-        ('ct4_job_runs_total', 'counter', 'Runs recorded in ct4.job_runs, by job and status.'),
+        ('ct4_job_runs_total', 'counter', 'Finished runs by job and final status (kept in ct4.run_counters; pruning does not lower it).'),
         ('ct4_job_failures_total', 'counter', 'Runs that ended FAILED or CRASHED, by job.'),
-        ('ct4_job_duration_seconds', 'summary', 'Wall-clock duration of finished runs, by job.'),
+        ('ct4_job_duration_seconds', 'summary', 'Wall-clock duration of finished runs (SKIPPED_LOCKED excluded), by job.'),
         ('ct4_job_last_duration_seconds', 'gauge', 'Duration of the latest finished run, by job.'),
-        ('ct4_job_last_success_timestamp_seconds', 'gauge', 'Start time (Unix seconds) of the latest successful run, by job.'),
+        ('ct4_job_last_success_timestamp_seconds', 'gauge', 'Start time (Unix seconds) of the latest SUCCESS run (a dry run is not one), by job.'),
         ('ct4_job_running', 'gauge', '1 while a run of the job is in progress.'),
         ('ct4_job_consecutive_failures', 'gauge', 'Failed or crashed runs since the latest success, by job.'),
         ('ct4_job_enabled', 'gauge', '1 when the job is enabled.'),
@@ -2863,7 +3345,8 @@ BEGIN
         ('ct4_crm_open_notifications', 'gauge', 'CRM notifications not read yet, by kind.'),
         ('ct4_pg_cron_installed', 'gauge', '1 when pg_cron is installed in this database.'),
         ('ct4_pg_cron_scheduler_running', 'gauge', '1 when the pg_cron launcher runs in the cluster.'),
-        ('ct4_limbo_leads', 'gauge', 'Leads by limbo stage (ops.v_cabinet_leads_limbo).')
+        ('ct4_limbo_leads', 'gauge', 'Leads by limbo stage (ops.v_cabinet_leads_limbo).'),
+        ('ct4_metrics_section_ok', 'gauge', '0 when a section of ct4.metrics() could not be computed (see the server log WARNING).')
       ) f(family, type, help) ON f.family = s.family
      CROSS JOIN LATERAL (SELECT format(E'# HELP %s %s\n# TYPE %s %s\n', f.family, f.help, f.family, f.type) AS head) h;
     RETURN coalesce(out, '');
@@ -3432,95 +3915,46 @@ INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
 -- Settings (SPEC 8.1). Day boundaries, thresholds, retention, the cleanup's
 -- bound per run, and the weights of the productivity score
 -- (docs/crm.md "Productivity score").
-INSERT INTO ct4.settings (name, value, description) VALUES
-    ('crm_timezone', 'UTC', 'CRM: the time zone of "today" and "the day" (metrics period, report day, SELLER_PERFORMANCE episode); keep it the schedule''s zone'),
-    ('crm_unanswered_hours', '1', 'CRM: a conversation whose last message is from the customer and older than this many hours is unanswered'),
-    ('crm_hot_lead_probability', '0.8', 'CRM: a lead with conversion_probability above this is hot'),
-    ('crm_hot_lead_contact_hours', '2', 'CRM: a hot lead notifies when its last contact is older than this many hours (or never)'),
-    ('crm_seller_unanswered_max', '5', 'CRM: a seller with more unanswered conversations than this gets a SELLER_PERFORMANCE notification'),
-    ('crm_seller_response_minutes_max', '30', 'CRM: a seller whose average response time of the day is above this many minutes gets a SELLER_PERFORMANCE notification'),
-    ('crm_notification_retention_days', '7', 'CRM: crm_cleanup deletes notifications created more than this many days before its as_of'),
-    ('crm_metrics_retention_days', '30', 'CRM: crm_cleanup deletes seller_metrics rows whose period is more than this many days before the day of its as_of'),
-    ('crm_conversation_archive_days', '7', 'CRM: crm_cleanup archives active conversations whose last message is older than this many days'),
-    ('crm_cleanup_batch', '100000', 'CRM: at most this many rows of each kind per crm_cleanup run (a function cannot commit midway; the hourly runs work off a backlog)'),
-    ('crm_score_weight_response', '3', 'CRM productivity score: weight of the response component 1 / (1 + avg_response_time_minutes / crm_seller_response_minutes_max)'),
-    ('crm_score_weight_engagement', '2', 'CRM productivity score: weight of engagement_rate'),
-    ('crm_score_weight_conversion', '3', 'CRM productivity score: weight of least(conversion_rate, 1)'),
-    ('crm_score_weight_activity', '2', 'CRM productivity score: weight of least(conversations_today / crm_score_activity_target, 1)'),
-    ('crm_score_activity_target', '10', 'CRM productivity score: conversations in a day that count as full activity'),
-    ('crm_activity_high_min', '7', 'CRM: activity_level is high from this productivity_score on'),
-    ('crm_activity_medium_min', '4', 'CRM: activity_level is medium from this productivity_score on (low below)'),
-    ('crm_report_conversion_rate_min', '0.2', 'CRM daily report: a team conversion rate below this recommends training in closing');
+INSERT INTO ct4.settings (name, value, description, value_type, min_value, max_value) VALUES
+    ('crm_timezone', 'UTC', 'CRM: the time zone of "today" and "the day" (metrics period, report day, SELLER_PERFORMANCE episode); keep it the schedule''s zone',
+     'timezone', NULL, NULL),
+    ('crm_unanswered_hours', '1', 'CRM: a conversation whose last message is from the customer and older than this many hours is unanswered',
+     'numeric', '0', '8760'),
+    ('crm_hot_lead_probability', '0.8', 'CRM: a lead with conversion_probability above this is hot',
+     'numeric', '0', '1'),
+    ('crm_hot_lead_contact_hours', '2', 'CRM: a hot lead notifies when its last contact is older than this many hours (or never)',
+     'numeric', '0', '8760'),
+    ('crm_seller_unanswered_max', '5', 'CRM: a seller with more unanswered conversations than this gets a SELLER_PERFORMANCE notification',
+     'integer', '0', '1000000'),
+    ('crm_seller_response_minutes_max', '30', 'CRM: a seller whose average response time of the day is above this many minutes gets a SELLER_PERFORMANCE notification',
+     'numeric', '0.001', '525600'),
+    ('crm_notification_retention_days', '7', 'CRM: crm_cleanup deletes notifications created more than this many days before its as_of',
+     'integer', '0', '36500'),
+    ('crm_metrics_retention_days', '30', 'CRM: crm_cleanup deletes seller_metrics rows whose period is more than this many days before the day of its as_of',
+     'integer', '0', '36500'),
+    ('crm_conversation_archive_days', '7', 'CRM: crm_cleanup archives active conversations whose last message is older than this many days',
+     'integer', '0', '36500'),
+    ('crm_cleanup_batch', '100000', 'CRM: at most this many rows of each kind per crm_cleanup run (a function cannot commit midway; the hourly runs work off a backlog)',
+     'integer', '1', '100000000'),
+    ('crm_score_weight_response', '3', 'CRM productivity score: weight of the response component 1 / (1 + avg_response_time_minutes / crm_seller_response_minutes_max)',
+     'numeric', '0', '1000'),
+    ('crm_score_weight_engagement', '2', 'CRM productivity score: weight of engagement_rate',
+     'numeric', '0', '1000'),
+    ('crm_score_weight_conversion', '3', 'CRM productivity score: weight of least(conversion_rate, 1)',
+     'numeric', '0', '1000'),
+    ('crm_score_weight_activity', '2', 'CRM productivity score: weight of least(conversations_today / crm_score_activity_target, 1)',
+     'numeric', '0', '1000'),
+    ('crm_score_activity_target', '10', 'CRM productivity score: conversations in a day that count as full activity',
+     'numeric', '0.001', '1000000'),
+    ('crm_activity_high_min', '7', 'CRM: activity_level is high from this productivity_score on',
+     'numeric', '0', '10'),
+    ('crm_activity_medium_min', '4', 'CRM: activity_level is medium from this productivity_score on (low below)',
+     'numeric', '0', '10'),
+    ('crm_report_conversion_rate_min', '0.2', 'CRM daily report: a team conversion rate below this recommends training in closing',
+     'numeric', '0', '1000');
 
--- The crm_ settings are validated when written (SPEC 6): a value of the
--- wrong type or out of range is refused with 22023 naming the setting, so
--- a CRM run never meets a malformed setting.
-CREATE FUNCTION ct4._crm_setting_rule(p_name text, OUT value_type text, OUT min_value numeric,
-                                      OUT max_value numeric)
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$
-    SELECT r.t, r.lo, r.hi
-      FROM (VALUES ('crm_timezone', 'timezone', NULL::numeric, NULL::numeric),
-                   ('crm_unanswered_hours', 'numeric', 0, 8760),
-                   ('crm_hot_lead_probability', 'numeric', 0, 1),
-                   ('crm_hot_lead_contact_hours', 'numeric', 0, 8760),
-                   ('crm_seller_unanswered_max', 'integer', 0, 1000000),
-                   ('crm_seller_response_minutes_max', 'numeric', 0.001, 525600),
-                   ('crm_notification_retention_days', 'integer', 0, 36500),
-                   ('crm_metrics_retention_days', 'integer', 0, 36500),
-                   ('crm_conversation_archive_days', 'integer', 0, 36500),
-                   ('crm_cleanup_batch', 'integer', 1, 100000000),
-                   ('crm_score_weight_response', 'numeric', 0, 1000),
-                   ('crm_score_weight_engagement', 'numeric', 0, 1000),
-                   ('crm_score_weight_conversion', 'numeric', 0, 1000),
-                   ('crm_score_weight_activity', 'numeric', 0, 1000),
-                   ('crm_score_activity_target', 'numeric', 0.001, 1000000),
-                   ('crm_activity_high_min', 'numeric', 0, 10),
-                   ('crm_activity_medium_min', 'numeric', 0, 10),
-                   ('crm_report_conversion_rate_min', 'numeric', 0, 1000)) r(n, t, lo, hi)
-     WHERE r.n = p_name
-$$;
-
-CREATE FUNCTION ct4._crm_settings_check() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $$
-DECLARE
-    rule    record;
-    ok      boolean;
-    allowed text;
-BEGIN
-    SELECT r.value_type, r.min_value, r.max_value INTO rule FROM ct4._crm_setting_rule(NEW.name) r;
-    IF rule.value_type IS NULL THEN
-        RAISE EXCEPTION 'setting "%" is not a CRM setting', NEW.name USING ERRCODE = '22023',
-            HINT = 'The CRM settings: SELECT name FROM ct4.settings WHERE name LIKE ''crm\_%''.';
-    END IF;
-    BEGIN
-        IF rule.value_type = 'timezone' THEN
-            PERFORM now() AT TIME ZONE NEW.value;
-            ok := true;
-        ELSE
-            IF rule.value_type = 'integer' THEN PERFORM NEW.value::integer; END IF;
-            ok := NEW.value::numeric NOT IN ('NaN', 'Infinity', '-Infinity')
-                  AND NEW.value::numeric BETWEEN rule.min_value AND rule.max_value;
-        END IF;
-    EXCEPTION WHEN data_exception OR invalid_parameter_value THEN
-        ok := false;
-    END;
-    IF NOT ok THEN
-        allowed := CASE rule.value_type WHEN 'timezone' THEN 'a time zone name (pg_timezone_names)'
-                        ELSE format('%s from %s to %s', CASE rule.value_type WHEN 'integer' THEN 'an integer'
-                                                             ELSE 'a number' END, rule.min_value, rule.max_value) END;
-        RAISE EXCEPTION 'setting "%" must be % (got %)', NEW.name, allowed, quote_literal(NEW.value)
-            USING ERRCODE = '22023', DETAIL = coalesce(NEW.description, ''),
-                  HINT = format('UPDATE ct4.settings SET value = ... WHERE name = %L, with %s.', NEW.name, allowed);
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER settings_crm_valid BEFORE INSERT OR UPDATE ON ct4.settings
-    FOR EACH ROW WHEN (NEW.name LIKE 'crm\_%') EXECUTE FUNCTION ct4._crm_settings_check();
-
-INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
-    ('owner', 'routine', 'ct4._crm_settings_check()', 'EXECUTE'),
-    -- the operator's UPDATE runs the trigger, which calls it as the operator
-    ('reader', 'routine', 'ct4._crm_setting_rule(text)', 'EXECUTE');
+-- Like every setting, the crm_ settings are validated when written by the
+-- rules of their own rows (value_type, min_value, max_value; ct4._settings_check).
 -- The four CRM jobs of seed 004 (SPEC 8.2): C++ entry points (src/crm/)
 -- whose statements (src/crm/*.sql) read the definitions below, which all
 -- four share: a day in crm_timezone, a conversation's last message, an
@@ -3956,6 +4390,75 @@ END $fn$;
 
 INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('owner', 'routine', 'ct4.generate_crm_demo_data(integer, integer)', 'EXECUTE');
+-- DROP EXTENSION ct4_jobs never silently destroys data (SPEC 6; docs/operations.md
+-- "Uninstalling"). The event trigger (C++, src/framework/drop_guard.cpp) reads
+-- the DROP EXTENSION statement's parse tree and, when it drops ct4_jobs, calls
+-- ct4._drop_guard() before anything is dropped.
+
+-- Refuses while a table of raw, canon, ops or crm holds a row (the caches
+-- registered as not dumped, 'WHERE false', do not count), unless
+-- ct4.allow_drop is on in this session; then removes every ct4: pg_cron
+-- entry (they would fail every run once the extension is gone). Runs as the
+-- dropping role (the extension's owner or a superuser), whose rights are
+-- needed for the entries anyway.
+CREATE FUNCTION ct4._drop_guard() RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    t       record;
+    e       record;
+    has_row boolean;
+    held    text[] := '{}';
+    allow   boolean;
+BEGIN
+    BEGIN
+        allow := coalesce(nullif(current_setting('ct4.allow_drop', true), ''), 'off')::boolean;
+    EXCEPTION WHEN invalid_text_representation THEN
+        allow := false;
+    END;
+    IF NOT allow THEN
+        FOR t IN SELECT c.oid::regclass AS rel
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                  WHERE n.nspname IN ('raw', 'canon', 'ops', 'crm') AND c.relkind IN ('r', 'p')
+                    -- caches and bookkeeping that the jobs rebuild (not dumped) are no data
+                    AND NOT EXISTS (SELECT 1 FROM pg_extension x, unnest(x.extconfig, x.extcondition) AS k(rel, cond)
+                                     WHERE x.extname = 'ct4_jobs' AND k.rel = c.oid AND k.cond ILIKE 'WHERE false%')
+                  ORDER BY n.nspname, c.relname LOOP
+            -- crm.notification_counts ships one zero row per kind: it holds
+            -- data once a count is above 0.
+            EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s x WHERE %s)', t.rel,
+                           CASE t.rel::text WHEN 'crm.notification_counts' THEN 'x.created_total > 0' ELSE 'true' END)
+               INTO has_row;
+            IF has_row THEN
+                held := held || t.rel::text;
+            END IF;
+        END LOOP;
+        IF cardinality(held) > 0 THEN
+            RAISE EXCEPTION 'DROP EXTENSION ct4_jobs refused: it would delete the data of % table(s) of raw, canon, ops and crm',
+                cardinality(held)
+                USING ERRCODE = '2BP01',
+                DETAIL = 'Tables with rows: ' || array_to_string(held, ', ') || '.',
+                HINT = 'Back up first: pg_dump -Fc -f ct4_backup.dump ' || quote_ident(current_database())
+                       || ' (see docs/operations.md, "Uninstalling"). Then, in the same session: '
+                       || 'SET ct4.allow_drop = on; DROP EXTENSION ct4_jobs;';
+        END IF;
+    END IF;
+    IF to_regclass('cron.job') IS NOT NULL THEN
+        FOR e IN EXECUTE 'SELECT jobid, jobname FROM cron.job WHERE jobname LIKE ''ct4:%'' ORDER BY jobid' LOOP
+            EXECUTE 'SELECT cron.unschedule($1)' USING e.jobid;
+            RAISE NOTICE 'ct4: removed pg_cron entry % (job %)', e.jobname, e.jobid;
+        END LOOP;
+    END IF;
+END $$;
+
+CREATE FUNCTION ct4._drop_guard_trigger() RETURNS event_trigger
+    AS 'MODULE_PATHNAME', 'ct4_drop_guard_trigger' LANGUAGE C SET search_path = pg_catalog, pg_temp;
+
+CREATE EVENT TRIGGER ct4_drop_guard ON ddl_command_start WHEN TAG IN ('DROP EXTENSION')
+    EXECUTE FUNCTION ct4._drop_guard_trigger();
+
+INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
+    ('owner', 'routine', 'ct4._drop_guard()', 'EXECUTE'),
+    ('owner', 'routine', 'ct4._drop_guard_trigger()', 'EXECUTE');
 -- No routine of the extension is executable by PUBLIC (SPEC 6). PostgreSQL
 -- grants EXECUTE to PUBLIC on every new function and procedure, so this
 -- runs last and revokes it from every routine the script made (the members
