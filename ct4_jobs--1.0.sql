@@ -1977,7 +1977,8 @@ CREATE TABLE ct4.jobs (
     retry_delay interval    NOT NULL DEFAULT '10 minutes' CHECK (retry_delay >= '0'),
     -- Job chains (SPEC 10): the jobs this one runs after. The framework starts
     -- it once all of them have succeeded since its own latest run; its
-    -- schedule is then a deadline (ct4.run_job_if_due). Checked when written.
+    -- schedule is then a deadline (pg_cron's CALL ct4.run_job decides with
+    -- ct4.run_job_if_due). Checked when written.
     run_after   text[] CHECK (cardinality(run_after) > 0)
 );
 INSERT INTO ct4.jobs (job_name, command, description, max_runtime, run_after) VALUES
@@ -2406,16 +2407,17 @@ LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
      ORDER BY j.job_name
 $$;
 
--- Why a chained job's deadline (its own schedule, pg_cron entry
--- CALL ct4.run_job_if_due) does not run it at as_of: it already ran in the
+-- Why a chained job's deadline (its own schedule: pg_cron firing its entry
+-- CALL ct4.run_job) does not run it at as_of: it already ran in the
 -- second half of the interval that ends at the fire being served (the chain
 -- started it shortly before its deadline). A run earlier than that, e.g.
--- yesterday's late chained run, does not count. NULL: run it (not
--- scheduled, or not run lately).
+-- yesterday's late chained run, does not count. NULL: run it (no run_after,
+-- not scheduled, or not run lately).
 CREATE FUNCTION ct4._deadline_skip(p_job text, as_of timestamptz) RETURNS text
 LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
     SELECT format('it already ran at %s, shortly before this deadline (%s)', me.started_at, t.cur)
       FROM ct4.scheduled_jobs s
+      JOIN ct4.jobs j ON j.job_name = s.job_name AND j.run_after IS NOT NULL
      CROSS JOIN LATERAL (SELECT ct4.cron_prev(s.utc_schedule, as_of + interval '1 second') AS cur) t
      CROSS JOIN LATERAL (SELECT ct4.cron_prev(s.utc_schedule, t.cur) AS prev) p
      CROSS JOIN LATERAL (SELECT max(r.started_at) AS started_at FROM ct4.job_runs r
@@ -2473,15 +2475,36 @@ BEGIN
                             '); ct4.maintenance retries it after the job''s retry_delay.');
 END $$;
 
+-- Whether this session is pg_cron running an entry's command: a pg_cron 1.4
+-- background worker (cron.use_background_workers = on) has backend_type
+-- 'pg_cron'; a libpq connection (off) has application_name 'pg_cron', its
+-- fallback_application_name. A session that sets application_name to
+-- 'pg_cron' is taken for pg_cron: all it gains is the deadline check below.
+CREATE FUNCTION ct4._called_by_pg_cron() RETURNS boolean
+LANGUAGE sql STABLE SET search_path = pg_catalog, pg_temp AS $$
+    SELECT pg_catalog.current_setting('application_name') = 'pg_cron'
+        OR EXISTS (SELECT 1 FROM pg_catalog.pg_stat_get_activity(pg_catalog.pg_backend_pid()) a
+                    WHERE a.backend_type = 'pg_cron')
+$$;
+
+-- Every ct4:<job> pg_cron entry runs CALL ct4.run_job('<job>') (SPEC 5).
+-- By hand it always runs; pg_cron's call is the job's schedule, which for a
+-- job with run_after is a deadline (SPEC 10): run_job_if_due decides.
 CREATE PROCEDURE ct4.run_job(job_name text)
 LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM pg_catalog.set_config('search_path', 'pg_catalog, pg_temp', true);
+    IF ct4._called_by_pg_cron() THEN
+        CALL ct4.run_job_if_due(job_name, pg_catalog.now());
+        RETURN;
+    END IF;
     CALL ct4._run_job(job_name, 1, NULL, true);
 END $$;
 
--- The pg_cron entry of a job with run_after (its deadline, SPEC 10): runs
--- it like run_job unless it already ran in this cycle (then a NOTICE says
--- so); when its predecessors have not all succeeded, a NOTICE says which.
+-- What pg_cron's fire of a job's entry does (a job with run_after: its
+-- deadline, SPEC 10): runs it like run_job unless it already ran in this
+-- cycle (then a NOTICE says so); when its predecessors have not all
+-- succeeded, a NOTICE says which. Without run_after it is run_job.
 -- `now` drives time in tests.
 CREATE PROCEDURE ct4.run_job_if_due(job_name text, now timestamptz DEFAULT now())
 LANGUAGE plpgsql AS $$
@@ -2619,6 +2642,7 @@ INSERT INTO ct4.access_grants (tier, kind, object, privileges) VALUES
     ('operator', 'routine', 'ct4._run_exec(bigint)', 'EXECUTE'),
     ('operator', 'routine', 'ct4._run_summary(bigint, text, text, jsonb)', 'EXECUTE'),
     ('operator', 'routine', 'ct4._run_job(text, integer, bigint, boolean)', 'EXECUTE'),
+    ('operator', 'routine', 'ct4._called_by_pg_cron()', 'EXECUTE'),
     ('operator', 'routine', 'ct4.run_job(text)', 'EXECUTE'),
     ('operator', 'routine', 'ct4.run_job_if_due(text, timestamptz)', 'EXECUTE'),
     ('reader', 'routine', 'ct4._external_scheduler()', 'EXECUTE'),            -- health
@@ -2710,11 +2734,10 @@ BEGIN
     END IF;
     off := ct4._zone_offset(timezone, as_of);
     RETURN QUERY
-    -- A job with run_after is started by its predecessors; its schedule is a
-    -- deadline, which runs it only if it has not run in this cycle.
+    -- The same command for every job (SPEC 5); for a job with run_after,
+    -- run_job knows pg_cron's call and treats it as a deadline.
     SELECT 'ct4:' || s.job_name, s.job_name, s.schedule, ct4.cron_local_to_utc(s.schedule, off),
-           format(CASE WHEN j.run_after IS NULL THEN 'CALL ct4.run_job(%L)' ELSE 'CALL ct4.run_job_if_due(%L)' END,
-                  s.job_name)
+           format('CALL ct4.run_job(%L)', s.job_name)
       FROM ct4.job_schedules s JOIN ct4.jobs j ON j.job_name = s.job_name
      WHERE s.profile = schedule_plan.profile AND j.enabled
     UNION ALL

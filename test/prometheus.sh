@@ -35,6 +35,7 @@ DO \$\$ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ct4_reader') THEN CREATE ROLE ct4_reader NOLOGIN; END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '$login') THEN CREATE ROLE $login LOGIN IN ROLE ct4_reader; END IF;
 END \$\$;
+GRANT ct4_reader TO $login;   -- also when both were left by an earlier run with ct4_reader remade
 SELECT ct4.grant_access('ct4_reader', 'reader');
 SQL
 then echo "Bail out! could not prepare the database: $(head -5 "$work/setup.err")"; exit 1; fi
