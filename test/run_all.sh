@@ -33,6 +33,12 @@ if clang-format --dry-run --Werror $(ls src/*/*.cpp src/*/*.hpp test/unit/*.cpp 
 else
     tally 0 1; echo "format: run 'make format'"; head -20 "$log/format.log"
 fi
+# SQL written both in schema/ and for the C++ (docs/architecture.md "Shared SQL constants").
+if scripts/check_shared_sql.pl >"$log/shared_sql.log" 2>&1; then
+    tally 1 0; echo "shared SQL: schema and C++ copies agree"
+else
+    tally 0 1; cat "$log/shared_sql.log"
+fi
 
 echo "== unit (GoogleTest)"
 if make -s build/unit_tests >"$log/unit-build.log" 2>&1; then

@@ -99,7 +99,9 @@ SELECT GREATEST(c.reltuples, 0)::pg_catalog.int8 AS estimated_rows
 -- the INSERT instead of being copied into a tuplestore first.
 
 -- fragment: claims_of_driver
--- The ledger rows of driver u.driver_id as four int8 per claim.
+-- The ledger rows of driver u.driver_id as four int8 per claim (the ledger
+-- trigger of schema/210_claims_cache.sql writes them too;
+-- scripts/check_shared_sql.pl keeps the two alike).
 ARRAY(SELECT x FROM ops.cabinet_claims_14d c,
              LATERAL pg_catalog.unnest(ARRAY[c.claim_id, c.milestone_value::pg_catalog.int8,
                                              c.lead_id,

@@ -39,7 +39,8 @@ SELECT b.person_key, b.source_pk AS driver_id
 
 -- fragment: shares_a_key
 -- Row r (a raw lead or a raw.drivers row) has one of the keys asked for:
--- the expressions of the key indexes, in their collation.
+-- the expressions of the key indexes, in their collation (schema/100_identity.sql
+-- writes them too; scripts/check_shared_sql.pl keeps the two alike).
 ((ct4.normalize_phone(r.phone) COLLATE pg_catalog."C") = ANY ($1)
  OR (pg_catalog."left"(ct4.normalize_license(r.license_number), 64) COLLATE pg_catalog."C") = ANY ($2)
  OR (pg_catalog."left"(ct4.normalize_plate(r.plate), 64) COLLATE pg_catalog."C") = ANY ($3))
