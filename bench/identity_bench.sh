@@ -10,12 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 DRIVERS=${1:-1000000}
 LEADS=${2:-100000}
-if [ -z "${PGPORT:-}" ]; then
-    R=$(scripts/pgroot.sh)
-    make -s -j2 >/dev/null && make -s install DESTDIR="$R" >/dev/null
-    eval "$(CT4_PGROOT=$R scripts/cluster.sh start)"
-    trap 'CT4_PORT=$PGPORT scripts/cluster.sh stop' EXIT
-fi
+. bench/own_cluster.sh
 export PGUSER=${PGUSER:-postgres}
 DB=ct4_bench
 psql -q -X -d postgres -c "DROP DATABASE IF EXISTS ${DB}_job" -c "DROP DATABASE IF EXISTS ${DB}_plain" \

@@ -20,12 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 FAMILIES=${1:-2000}
 DEMO=${2:-20000}
-if [ -z "${PGPORT:-}" ]; then
-    R=$(scripts/pgroot.sh)
-    make -s -j2 >/dev/null && make -s install DESTDIR="$R" >/dev/null
-    eval "$(CT4_PGROOT=$R scripts/cluster.sh start)"
-    trap 'CT4_PORT=$PGPORT scripts/cluster.sh stop' EXIT
-fi
+. bench/own_cluster.sh
 export PGUSER=${PGUSER:-postgres}
 THRESHOLDS=${THRESHOLDS:-0 0.90}
 DB=ct4_quality

@@ -14,8 +14,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 out=build/dashboard; rm -rf "$out"; mkdir -p "$out"
 db=t_browser
-n=0
-ok() { n=$((n + 1)); if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else echo "not ok $n - $2"; fi; }
+. test/tap.sh
+# This test's q: one statement in its own database.
 q() { psql -X -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 echo "1..13"
 

@@ -8,15 +8,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${CT4_PGROOT:-}/usr/lib/postgresql/15/bin
 db=ct4_standby_src role=ct4_standby_reader
-q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+. test/tap.sh
 as_pg() { if [ "$(id -un)" = postgres ]; then "$@"; elif [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else sudo -u postgres "$@"; fi; }
-n=0
-ok() {  # ok <condition exit status> <description> [diagnostic]
-    n=$((n + 1))
-    if [ "$1" -eq 0 ]; then echo "ok $n - $2"; else
-        echo "not ok $n - $2"; [ -n "${3:-}" ] && printf '%s\n' "$3" | head -20 | sed 's/^/# /'
-    fi
-}
 port=55500; while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || [ -e "/tmp/ct4_sock_$port/.s.PGSQL.$port" ]; do port=$((port + 1)); done
 data=/tmp/ct4_standby_$port sock=/tmp/ct4_sock_$port
 cleanup() {

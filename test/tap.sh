@@ -1,6 +1,7 @@
 # TAP helpers of the shell tests (test/dump_restore.sh, test/prometheus.sh,
-# test/upgrade.sh); sourced. They print "ok N - ..." / "not ok N - ..."
-# lines that test/run_all.sh counts, and the plan "1..N" at the end.
+# test/upgrade.sh, test/reference.sh, test/standby.sh, test/browser.sh);
+# sourced. They print "ok N - ..." / "not ok N - ..." lines that
+# test/run_all.sh counts, and the plan "1..N" at the end.
 n=0 failed=0
 q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 ok() {  # ok <exit status of the check> <description> [diagnostic shown on failure]
